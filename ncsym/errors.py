@@ -1,0 +1,41 @@
+"""Exceptions raised by ncsym.
+
+Every error a user can provoke with bad input is a subclass of :class:`NcsymError`,
+so scripts can catch the whole family at once, and of the matching builtin
+(``ValueError`` for bad values) so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "NcsymError",
+    "ActivationParseError",
+    "DomainError",
+    "NotSquareIntegrableError",
+    "NoClosedFormError",
+    "ConvergenceError",
+]
+
+
+class NcsymError(Exception):
+    """Base class of every ncsym error."""
+
+
+class ActivationParseError(NcsymError, ValueError):
+    """An activation string is malformed, uses a name outside the grammar, or is too large."""
+
+
+class DomainError(NcsymError, ValueError):
+    """A parameter lies outside its domain: rho outside [-1, 1], a non-positive variance, NaN, width 0."""
+
+
+class NotSquareIntegrableError(NcsymError, ValueError):
+    """The activation has no finite Gaussian second moment (e.g. exp(x**2), 1/x)."""
+
+
+class NoClosedFormError(NcsymError):
+    """``method="exact"`` was requested but no closed form was found."""
+
+
+class ConvergenceError(NcsymError, RuntimeError):
+    """A numerical procedure did not reach the requested accuracy."""
