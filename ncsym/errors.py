@@ -14,6 +14,8 @@ __all__ = [
     "NotSquareIntegrableError",
     "NoClosedFormError",
     "ConvergenceError",
+    "NonFiniteError",
+    "NonFiniteWarning",
 ]
 
 
@@ -39,3 +41,11 @@ class NoClosedFormError(NcsymError):
 
 class ConvergenceError(NcsymError, RuntimeError):
     """A numerical procedure did not reach the requested accuracy."""
+
+
+class NonFiniteError(NcsymError, FloatingPointError):
+    """A computation produced inf or NaN (e.g. an activation that overflows, exp(exp(x)))."""
+
+
+class NonFiniteWarning(NcsymError, RuntimeWarning):
+    """Non-finite values were met and excluded; the warning says how many and where."""
