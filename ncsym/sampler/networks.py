@@ -43,7 +43,7 @@ __all__ = [
 METHODS = ("gram", "weights")
 _TAG = {"weights": 0, "gram": 1}
 _BLOCK_ELEMENTS = 2**20  # normals one block draws per layer, at most (8 MB in float64)
-_CHUNK_ELEMENTS = 2**22  # elements of the largest per-chunk temporary, about
+_CHUNK_ELEMENTS = 2**21  # elements of the largest per-chunk temporary, about
 _NONFINITE = ("raise", "warn")
 
 
@@ -507,11 +507,9 @@ def network_statistics(spec: MLPSpec, inputs: Any, n_networks: int, *, method: s
     wanted = spec.resolve_layers(layers)
     method_block = default_block_size(spec, method, X.shape[0]) if block_size is None else block_size
     result = {l: PreactivationStatistics(X.shape[0], max_order) for l in wanted}
-    excluded = 0
     for first, chunk, bad in iter_preactivations(
             spec, X, n_networks, method=method, layers=wanted, seed=seed, start=start, block_size=method_block,
             chunk_size=chunk_size, progress=progress, nonfinite=nonfinite):
-        excluded += int(np.count_nonzero(bad))
         # Fold block by block (aligned to the seeded blocks) so the rounding of the
         # merge does not depend on the chunk size.
         edges = sorted({0, bad.size} | {b * method_block - first for b in
@@ -519,8 +517,18 @@ def network_statistics(spec: MLPSpec, inputs: Any, n_networks: int, *, method: s
                                          if 0 < b * method_block - first < bad.size})
         for lo, hi in zip(edges[:-1], edges[1:]):
             for layer, h in chunk.items():
-                result[layer].update(h[lo:hi], exclude=bad[lo:hi])
+                try:
+                    result[layer].update(h[lo:hi], exclude=bad[lo:hi], nonfinite=nonfinite)
+                except NonFiniteError as error:
+                    raise NonFiniteError(f"layer {layer} of {method}-space sampling: {error}") from None
+    undefined = sum(stats.n_undefined_correlation for stats in result.values())
+    if undefined:
+        warnings.warn(f"{undefined} (network, layer) pairs have a zero preactivation norm on some input, so "
+                      "no correlation; they are left out of `correlation` only (see n_undefined_correlation)",
+                      RuntimeWarning, stacklevel=2)
+    excluded = {layer: stats.n_excluded for layer, stats in result.items() if stats.n_excluded}
     if excluded:
-        _report_nonfinite(np.arange(n_networks) < excluded, nonfinite, spec, f"{method}-space statistics",
-                          action="excluded from the statistics (see n_excluded)")
+        warnings.warn(f"{method}-space statistics: networks with inf or NaN preactivations or moments were "
+                      f"excluded (networks excluded per layer: {excluded}; see n_excluded)",
+                      NonFiniteWarning, stacklevel=2)
     return result

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DomainError
+from ..errors import DomainError, NonFiniteError
 
 __all__ = ["Estimate", "StreamingMoments", "PreactivationStatistics", "network_features"]
 
@@ -167,7 +167,8 @@ class PreactivationStatistics:
     - ``kernel`` [P, P]: E[h_i(a) h_i(b)], the covariance across inputs (preactivations have
       mean 0 by the symmetry of the weights; ``mean`` checks it);
     - ``correlation`` [P, P]: the mean over networks of the per-network correlation across
-      neurons, kernel_ab / sqrt(kernel_aa kernel_bb);
+      neurons, kernel_ab / sqrt(kernel_aa kernel_bb); networks where it is undefined (a zero
+      kernel diagonal) are left out of it alone and counted in ``n_undefined_correlation``;
     - ``kernel_correlation`` [P, P]: the ratio of mean kernels, E[K_ab] / sqrt(E[K_aa] E[K_bb]),
       with a delta-method error (kept when P <= 16).
 
@@ -188,6 +189,7 @@ class PreactivationStatistics:
         self.max_order = max_order
         self.width: int | None = None
         self.n_excluded = 0
+        self.n_undefined_correlation = 0
         self._moments = StreamingMoments((max_order, n_inputs))
         self._kernel = StreamingMoments((n_inputs, n_inputs), covariance=n_inputs <= 16)
         self._correlation = StreamingMoments((n_inputs, n_inputs))
@@ -197,26 +199,40 @@ class PreactivationStatistics:
         """Networks folded in so far."""
         return self._moments.count
 
-    def update(self, preactivations: np.ndarray, exclude: np.ndarray | None = None) -> None:
-        """Fold in ``[networks, P, width]`` preactivations; ``exclude`` masks networks to drop."""
+    def update(self, preactivations: np.ndarray, exclude: np.ndarray | None = None,
+               nonfinite: str = "raise") -> None:
+        """Fold in ``[networks, P, width]`` preactivations; ``exclude`` masks networks to drop.
+
+        Networks whose preactivations or moments are not finite (h^4 can overflow where h
+        does not) raise :class:`NonFiniteError`, or with ``nonfinite="warn"`` are dropped and
+        counted in ``n_excluded`` (the caller reports them).
+        """
         h = np.asarray(preactivations)
         if h.ndim != 3 or h.shape[1] != self.n_inputs:
             raise DomainError(f"preactivations must have shape [networks, {self.n_inputs}, width], got {h.shape}")
+        if nonfinite not in ("raise", "warn"):
+            raise DomainError(f"nonfinite must be 'raise' or 'warn', got {nonfinite!r}")
         if self.width is None:
             self.width = h.shape[2]
-        if exclude is not None and np.any(exclude):
-            self.n_excluded += int(np.count_nonzero(exclude))
-            h = h[~np.asarray(exclude, dtype=bool)]
-        features = network_features(h, self.max_order)
-        finite = np.isfinite(features["moments"]).all(axis=(1, 2)) & np.isfinite(features["correlation"]).all(axis=(1, 2))
-        if not finite.all():
-            # Callers screen non-finite networks first; reaching here means a degenerate
-            # layer (zero kernel diagonal) whose correlation is undefined.
-            raise DomainError(f"{int(np.count_nonzero(~finite))} networks have undefined statistics "
-                              "(non-finite values or a zero preactivation norm)")
+        keep = np.ones(h.shape[0], dtype=bool) if exclude is None else ~np.asarray(exclude, dtype=bool)
+        with np.errstate(over="ignore", invalid="ignore"):
+            features = network_features(h, self.max_order)
+        finite = np.isfinite(features["moments"]).all(axis=(1, 2)) & np.isfinite(features["kernel"]).all(axis=(1, 2))
+        if not finite[keep].all():
+            if nonfinite == "raise":
+                raise NonFiniteError(f"{int(np.count_nonzero(~finite[keep]))} of {int(keep.sum())} networks have "
+                                     f"inf or NaN preactivations or moments up to order {self.max_order}")
+            keep &= finite
+        self.n_excluded += int(np.count_nonzero(~keep))
+        if not keep.all():
+            features = {name: value[keep] for name, value in features.items()}
+        defined = np.isfinite(features["correlation"]).all(axis=(1, 2))
+        self.n_undefined_correlation += int(np.count_nonzero(~defined))
         self._moments.update(features["moments"])
         self._kernel.update(features["kernel"])
-        self._correlation.update(features["correlation"])
+        # A network whose layer is identically zero on some input (e.g. all relu units
+        # off) has no correlation; it still counts in the moments and kernel.
+        self._correlation.update(features["correlation"][defined])
 
     def merge(self, other: "PreactivationStatistics") -> None:
         """Fold in statistics gathered separately (e.g. another batch of networks)."""
@@ -224,6 +240,7 @@ class PreactivationStatistics:
         self._kernel.merge(other._kernel)
         self._correlation.merge(other._correlation)
         self.n_excluded += other.n_excluded
+        self.n_undefined_correlation += other.n_undefined_correlation
         self.width = self.width or other.width
 
     def moment(self, order: int) -> Estimate:
