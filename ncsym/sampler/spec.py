@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -87,7 +87,6 @@ class MLPSpec:
     dtype: Any = np.float64
     readout: int | None = None
     residual_scale: float | None = None
-    name: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
