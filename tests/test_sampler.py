@@ -275,19 +275,36 @@ def test_ten_million_small_networks_under_one_gib():
 # ---------------------------------------------------------------- linear algebra
 
 
-def test_psd_factor_handles_rank_deficient_and_indefinite_rounding():
+@pytest.mark.parametrize("size", [6, 40])  # vectorized pivoting / LAPACK with eigen fallback
+def test_psd_factor_handles_rank_deficient_and_indefinite_rounding(size):
     rng = np.random.default_rng(4)
-    A = rng.standard_normal((50, 6, 3))
-    grams = A @ A.transpose(0, 2, 1)  # rank 3 of 6
-    grams[:, 5] = grams[:, 0]
-    grams[:, :, 5] = grams[:, :, 0]
+    A = rng.standard_normal((50, size, size // 2))
+    grams = A @ A.transpose(0, 2, 1)  # rank size/2
+    grams[:, -1] = grams[:, 0]
+    grams[:, :, -1] = grams[:, :, 0]
+    grams[0] = rng.standard_normal((size, size))
+    grams[0] = grams[0] @ grams[0].T  # one full-rank matrix in the stack
     F = psd_factor(grams)
     assert np.isfinite(F).all()
     scale = np.abs(grams).max()
     np.testing.assert_allclose(F @ F.transpose(0, 2, 1), grams, atol=1e-12 * scale)
+    # each factor is independent of the rest of the stack
+    np.testing.assert_array_equal(psd_factor(grams[3]), F[3])
+    np.testing.assert_array_equal(psd_factor(grams[:1]), F[:1])
+    with pytest.raises(DomainError, match="semi-definite"):
+        psd_factor(-np.eye(size))
     zero = psd_factor(np.zeros((2, 2)))
     assert np.array_equal(zero, np.zeros((2, 2)))
     assert np.isnan(psd_factor(np.array([[1.0, np.nan], [np.nan, 1.0]]))).all()
+
+
+def test_nearly_identical_inputs_stay_finite_through_depth():
+    X = np.array([[1.0, 0.5], [1.0, 0.5 + 1e-13], [0.2, -1.0]])
+    spec = MLPSpec(2, 32, activation=np.tanh, depth=20, sigma_w2=2.5)
+    for method in ("gram", "weights"):
+        stats = network_statistics(spec, X, 200, method=method, layers=[20], seed=0)[20]
+        assert np.isfinite(stats.correlation.value).all()
+        assert abs(stats.correlation.value[0, 1] - 1) < 1e-6
 
 
 # ---------------------------------------------------------------- bad input

@@ -221,7 +221,7 @@ def _weight_step(spec, layer, previous_h, activation_in, weights, biases):
     return update
 
 
-def forward_chunks(weights: NetworkWeights, inputs: Any, *, layers: int | Sequence[int] | None = None,
+def forward_chunks(weights: NetworkWeights, inputs: Any, *, layers: int | Sequence[int] | str | None = None,
                    input_chunk: int | None = None) -> Iterator[tuple[slice, dict[int, np.ndarray]]]:
     """Run fixed networks over inputs chunk by chunk: yields ``(input_slice, {layer: h})``.
 
@@ -258,7 +258,7 @@ def forward_chunks(weights: NetworkWeights, inputs: Any, *, layers: int | Sequen
         yield part, out
 
 
-def forward(weights: NetworkWeights, inputs: Any, *, layers: int | Sequence[int] | None = None,
+def forward(weights: NetworkWeights, inputs: Any, *, layers: int | Sequence[int] | str | None = None,
             input_chunk: int | None = None, nonfinite: str = "raise") -> dict[int, np.ndarray]:
     """Preactivations of fixed networks on inputs: ``{layer: [n_networks, P, width]}``.
 
@@ -397,7 +397,7 @@ def _run_chunk(spec, X, root, method, blocks, block_size, wanted, function):
 
 
 def iter_preactivations(spec: MLPSpec, inputs: Any, n_networks: int, *, method: str = "gram",
-                        layers: int | Sequence[int] | None = None, seed: Any = None, start: int = 0,
+                        layers: int | Sequence[int] | str | None = None, seed: Any = None, start: int = 0,
                         block_size: int | None = None, chunk_size: int | None = None,
                         progress: bool | None = None, nonfinite: str = "raise",
                         ) -> Iterator[tuple[int, dict[int, np.ndarray], np.ndarray]]:
@@ -450,7 +450,7 @@ def iter_preactivations(spec: MLPSpec, inputs: Any, n_networks: int, *, method: 
 
 
 def sample_preactivations(spec: MLPSpec, inputs: Any, n_networks: int, *, method: str = "gram",
-                          layers: int | Sequence[int] | None = None, seed: Any = None, start: int = 0,
+                          layers: int | Sequence[int] | str | None = None, seed: Any = None, start: int = 0,
                           block_size: int | None = None, chunk_size: int | None = None,
                           progress: bool | None = None, nonfinite: str = "raise") -> dict[int, np.ndarray]:
     """Sample ``n_networks`` independent networks: ``{layer: [n_networks, P, width]}``.
@@ -504,7 +504,7 @@ def sample_gram_space(spec: MLPSpec, inputs: Any, n_networks: int, **options) ->
 
 
 def network_statistics(spec: MLPSpec, inputs: Any, n_networks: int, *, method: str = "gram",
-                       layers: int | Sequence[int] | None = None, seed: Any = None, start: int = 0,
+                       layers: int | Sequence[int] | str | None = None, seed: Any = None, start: int = 0,
                        max_order: int = 4, block_size: int | None = None, chunk_size: int | None = None,
                        progress: bool | None = None, nonfinite: str = "raise",
                        ) -> dict[int, PreactivationStatistics]:

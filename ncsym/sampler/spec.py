@@ -149,14 +149,20 @@ class MLPSpec:
         """Whether ``layer`` adds its update to the previous preactivations."""
         return self.residual_scale is not None and 2 <= layer <= self.depth
 
-    def resolve_layers(self, layers: int | Sequence[int] | None) -> tuple[int, ...]:
-        """Normalize a layer request to sorted 1-based indices (negative counts from the end).
+    def resolve_layers(self, layers: int | Sequence[int] | str | None) -> tuple[int, ...]:
+        """Normalize a layer request to sorted 1-based indices (negative counts from the end;
+        None means the last layer, ``"all"`` every layer).
 
-        >>> MLPSpec(2, 4, activation=np.tanh, depth=3).resolve_layers([-1, 1])
-        (1, 3)
+        >>> spec = MLPSpec(2, 4, activation=np.tanh, depth=3)
+        >>> spec.resolve_layers([-1, 1]), spec.resolve_layers("all")
+        ((1, 3), (1, 2, 3))
         """
         if layers is None:
             layers = (self.n_layers,)
+        elif isinstance(layers, str):
+            if layers != "all":
+                raise DomainError(f'layers must be ints, None or "all", got {layers!r}')
+            layers = range(1, self.n_layers + 1)
         elif isinstance(layers, numbers.Integral):
             layers = (layers,)
         resolved = set()
