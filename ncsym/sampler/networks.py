@@ -222,19 +222,22 @@ def _weight_step(spec, layer, previous_h, activation_in, weights, biases):
 
 
 def forward_chunks(weights: NetworkWeights, inputs: Any, *, layers: int | Sequence[int] | str | None = None,
-                   input_chunk: int | None = None) -> Iterator[tuple[slice, dict[int, np.ndarray]]]:
-    """Run fixed networks over inputs chunk by chunk: yields ``(input_slice, {layer: h})``.
+                   input_chunk: int | None = None,
+                   ) -> Iterator[tuple[slice, dict[int, np.ndarray], np.ndarray]]:
+    """Run fixed networks over inputs chunk by chunk: yields ``(input_slice, {layer: h}, nonfinite)``.
 
     ``h`` has shape ``[n_networks, len(input_slice), width]``. Meant for very many inputs
-    (2^20 Boolean points) where only a reduction of the outputs is kept; non-finite values
-    are passed through (``forward`` screens them). The input chunk changes only rounding
+    (2^20 Boolean points) where only a reduction of the outputs is kept. Non-finite values
+    are passed through and flagged: ``nonfinite`` is a bool mask ``[n_networks]`` of
+    networks with inf/NaN in any layer up to the last requested one, on this chunk's inputs
+    (``forward`` screens it; callers of this generator must). The input chunk changes only rounding
     (BLAS picks kernels by shape); one chunk of all inputs matches the weight-space sampler
     bit for bit.
 
     >>> spec = MLPSpec(2, 8, activation=np.tanh, depth=1, readout=1)
     >>> w = sample_weights(spec, 3, seed=0)
-    >>> [(s.start, h[2].shape) for s, h in forward_chunks(w, np.eye(2), input_chunk=1)]
-    [(0, (3, 1, 1)), (1, (3, 1, 1))]
+    >>> [(s.start, h[2].shape, bool(bad.any())) for s, h, bad in forward_chunks(w, np.eye(2), input_chunk=1)]
+    [(0, (3, 1, 1), False), (1, (3, 1, 1), False)]
     """
     spec = weights.spec
     X = as_inputs(spec, inputs)
@@ -248,14 +251,17 @@ def forward_chunks(weights: NetworkWeights, inputs: Any, *, layers: int | Sequen
     for first in range(0, n_inputs, input_chunk):
         part = slice(first, min(first + input_chunk, n_inputs))
         a, h, out = X[part], None, {}
+        bad = np.zeros(weights.n_networks, dtype=bool)
         with np.errstate(over="ignore", invalid="ignore"):
             for layer in range(1, wanted[-1] + 1):
                 if layer > 1:
                     a = _activate(function, h, spec.dtype)
+                    bad |= _nonfinite_networks(a)
                 h = _weight_step(spec, layer, h, a, weights.weights[layer - 1], weights.biases[layer - 1])
+                bad |= _nonfinite_networks(h)
                 if layer in wanted:
                     out[layer] = h
-        yield part, out
+        yield part, out, bad
 
 
 def forward(weights: NetworkWeights, inputs: Any, *, layers: int | Sequence[int] | str | None = None,
@@ -277,10 +283,10 @@ def forward(weights: NetworkWeights, inputs: Any, *, layers: int | Sequence[int]
     wanted = spec.resolve_layers(layers)
     out = {l: np.empty((weights.n_networks, X.shape[0], spec.layer_width(l)), dtype=spec.dtype) for l in wanted}
     bad = np.zeros(weights.n_networks, dtype=bool)
-    for part, chunk in forward_chunks(weights, X, layers=wanted, input_chunk=input_chunk):
+    for part, chunk, chunk_bad in forward_chunks(weights, X, layers=wanted, input_chunk=input_chunk):
         for layer, h in chunk.items():
             out[layer][:, part] = h
-            bad |= _nonfinite_networks(h)
+        bad |= chunk_bad
     _report_nonfinite(bad, nonfinite, spec, "forward")
     return out
 
@@ -372,13 +378,8 @@ def _run_chunk(spec, X, root, method, blocks, block_size, wanted, function):
     first_factor = _gram_factor(spec, X, spec.input_dim) if method == "gram" else None
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(1, wanted[-1] + 1):
-            fan_out, fan_in = spec.fan_out_in(layer)
+            fan_in = spec.fan_out_in(layer)[1]
             a = X if layer == 1 else _activate(function, h, spec.dtype)
-            if layer > 1:
-                new_bad = _nonfinite_networks(a) & ~bad
-                if new_bad.any():
-                    bad |= new_bad
-                    first_bad = first_bad or layer - 1
             if method == "weights":
                 w, b = _draw_layer(spec, root, layer, blocks, block_size)
                 h = _weight_step(spec, layer, h, a, w, b)
@@ -387,12 +388,14 @@ def _run_chunk(spec, X, root, method, blocks, block_size, wanted, function):
                 noise = _draw_gram_layer(spec, root, layer, blocks, block_size, X.shape[0])
                 update = np.matmul(factor, noise.transpose(0, 2, 1))
                 h = h + spec.dtype.type(spec.residual_scale) * update if spec.is_residual(layer) else update
+            # Screen every layer, activations included: a saturating activation (tanh(inf) = 1)
+            # would otherwise hide an overflow below it.
+            new_bad = (_nonfinite_networks(h) | (_nonfinite_networks(a) if layer > 1 else False)) & ~bad
+            if new_bad.any():
+                bad |= new_bad
+                first_bad = first_bad or layer
             if layer in wanted:
                 out[layer] = h
-    new_bad = _nonfinite_networks(h) & ~bad
-    if new_bad.any():
-        bad |= new_bad
-        first_bad = first_bad or wanted[-1]
     return out, bad, first_bad
 
 
