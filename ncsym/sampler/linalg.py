@@ -21,8 +21,7 @@ def psd_factor(gram: np.ndarray, rtol: float | None = None) -> np.ndarray:
     activations) factor exactly, with no jitter; the neglected remainder is at most that
     tolerance entrywise (a PSD Schur complement's entries are bounded by its diagonal).
     ``F`` is then a column-permuted triangular factor. For larger ``P``: LAPACK Cholesky,
-    and for a matrix where it fails (semi-definite), ``V sqrt(max(lambda, 0))`` from its
-    eigendecomposition. Either way ``F @ z`` with ``z ~ N(0, I)`` is ``N(0, gram)``, and
+    and the pivoted factor for each matrix where it fails (semi-definite). Either way ``F @ z`` with ``z ~ N(0, I)`` is ``N(0, gram)``, and
     each matrix's factor does not depend on the rest of the stack (so sampling does not
     depend on batching). A non-finite matrix gives a NaN factor, never a silent 0; a matrix
     with a clearly negative direction (beyond rounding) raises :class:`DomainError`.
@@ -45,7 +44,7 @@ def psd_factor(gram: np.ndarray, rtol: float | None = None) -> np.ndarray:
     if size <= _PIVOTED_MAX:
         factor, remainder = _pivoted(stack, rtol * scale)
     else:
-        factor, remainder = _lapack(stack)
+        factor, remainder = _lapack(stack, rtol * scale)
     negative = remainder < -np.sqrt(rtol) * scale
     if negative.any():
         raise DomainError(f"{int(negative.sum())} of {stack.shape[0]} matrices are not positive semi-definite")
@@ -77,7 +76,7 @@ def _pivoted(schur: np.ndarray, threshold: np.ndarray) -> tuple[np.ndarray, np.n
     return factor, diag.min(axis=1)
 
 
-def _lapack(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _lapack(stack: np.ndarray, threshold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     remainder = np.zeros(stack.shape[0])
     try:
         return np.linalg.cholesky(stack), remainder
@@ -88,7 +87,6 @@ def _lapack(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         try:
             factor[i] = np.linalg.cholesky(matrix)
         except np.linalg.LinAlgError:
-            values, vectors = np.linalg.eigh(matrix)
-            remainder[i] = values.min()
-            factor[i] = vectors * np.sqrt(np.maximum(values, 0.0))
+            single, rest = _pivoted(matrix[None], threshold[i:i + 1])
+            factor[i], remainder[i] = single[0], rest[0]
     return factor, remainder
