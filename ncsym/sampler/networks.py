@@ -428,7 +428,8 @@ def iter_preactivations(spec: MLPSpec, inputs: Any, n_networks: int, *, method: 
         block_size = default_block_size(spec, method, X.shape[0])
     block_size = _count(block_size, "block_size", 1)
     if chunk_size is None:
-        per_network = _per_network_draws(spec, method, X.shape[0]) + X.shape[0] * max(spec.widths)
+        widest = max(spec.layer_width(l) for l in range(1, spec.n_layers + 1))
+        per_network = _per_network_draws(spec, method, X.shape[0]) + X.shape[0] * widest
         chunk_size = max(1, _CHUNK_ELEMENTS // per_network)
     chunk_blocks = max(1, -(-_count(chunk_size, "chunk_size", 1) // block_size))
     function = numpy_activation(spec.activation)
