@@ -479,6 +479,10 @@ class _Parser:
             else:
                 lhs = self.expr(left, f"left side of {op}")
             rhs = self.expr(self.parse(_INFIX_POWER[op]), f"right side of {op}")
+            if lhs.has(sympy.Piecewise) or rhs.has(sympy.Piecewise):
+                # sympy solves such conditions into sets while building, which can take forever
+                raise self.error("a comparison cannot involve a piecewise-defined expression (where, "
+                                 "piecewise, elu, selu); compare simpler expressions", position)
             self.count_condition(position)
             relation = self.build(position, f"the comparison {op}", _COMPARISONS[op], lhs, rhs)
             if left.kind == "cond" and left.chain is not None:
@@ -668,7 +672,23 @@ def _where(parser: _Parser, args: Sequence[_Value], position: int) -> sympy.Expr
     condition = parser.cond(args[0], "first argument of where")
     a = parser.expr(args[1], "second argument of where")
     b = parser.expr(args[2], "third argument of where")
-    return parser.build(position, "where(...)", sympy.Piecewise, (a, condition), (b, True))
+    return _build_piecewise(parser, [(a, condition), (b, sympy.true)], position)
+
+
+def _build_piecewise(parser: _Parser, branches: list[tuple[sympy.Expr, Any]], position: int) -> sympy.Expr:
+    """sympy.Piecewise after joining neighbouring branches with equal values.
+
+    sympy itself joins such branches through distribute_and_over_or, which is exponential in the
+    number of branches; (v, c1), (v, c2) means (v, c1 | c2) under first-match semantics.
+    """
+    merged: list[tuple[sympy.Expr, Any]] = []
+    for value, condition in branches:
+        if merged and merged[-1][0] == value:
+            joined = parser.build(position, "the joined condition", sympy.Or, merged[-1][1], condition)
+            merged[-1] = (value, joined)
+        else:
+            merged.append((value, condition))
+    return parser.build(position, "the piecewise expression", sympy.Piecewise, *merged)
 
 
 def _piecewise(parser: _Parser, args: Sequence[_Value], position: int) -> sympy.Expr:
@@ -687,7 +707,7 @@ def _piecewise(parser: _Parser, args: Sequence[_Value], position: int) -> sympy.
     if branches[-1][1] is not sympy.true:
         raise parser.error("piecewise must end with a (value, True) pair or a default value, so that "
                            "it is defined for every x", args[-1].position)
-    return parser.build(position, "piecewise(...)", sympy.Piecewise, *branches)
+    return _build_piecewise(parser, branches, position)
 
 
 def _zoo(name: str) -> Callable:
