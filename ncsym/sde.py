@@ -22,7 +22,7 @@ Taylor series of the activation and Gaussian polynomial moments.
 
 >>> sde = shaped_relu_sde()
 >>> sde.correlation_drift
-(c_+ - c_-)**2*(-rho*acos(rho) + sqrt(1 - rho**2))/(2*pi) + rho*(rho**2 - 1)/2
+rho*(rho - 1)*(rho + 1)/2 - (c_+ - c_-)**2*(rho*acos(rho) - sqrt(1 - rho**2))/(2*pi)
 >>> sde.correlation_diffusion
 1 - rho**2
 """
