@@ -385,7 +385,7 @@ def deq_kernel(act: Any, X: Any, *, sigma_w2: Any, sigma_u2: Any, tol: float = 1
         # evaluation error of V (relative 1e-13 of sqrt(V_aa V_bb)) pushed through (1 - rate)^-1
         evaluation_part = (w_float * _KERNEL_MATRIX_ACCURACY * float(np.max(np.diag(output))) * K.shape[0]
                            / (1 - rate)) + 8 * np.finfo(float).eps * float(np.max(np.diag(K)))
-        error = contraction_part + evaluation_part
+        error = float(contraction_part + evaluation_part)
     mp_matrix = mp_error = None
     if dps is not None:
         mp_matrix, mp_error = _mp_fixed_point(act, data, w, u, K, check, working_dps(dps), max_iter)
