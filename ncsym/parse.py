@@ -28,7 +28,20 @@ Grammar
 Anything else (unknown names, attribute access, dunder names, lambdas, strings, brackets,
 keyword arguments, non-ASCII characters, oversized input or numbers) raises
 :class:`~ncsym.errors.ActivationParseError` with a message that names the problem and
-its position; no other exception escapes.
+its position (also kept as the error's ``position`` attribute); no other exception escapes.
+
+Limits
+------
+sympy evaluates numbers eagerly (``9**9**9`` would be computed digit by digit), so sizes are
+bounded *before* sympy sees them: at most :data:`MAX_LENGTH` characters, :data:`MAX_TOKENS`
+tokens and :data:`MAX_NESTING` levels; exact numbers of about :data:`MAX_DIGITS` digits;
+numeric constants up to ``10**MAX_LOG10`` in size; constant arguments of exp-like functions up
+to :data:`MAX_ARGUMENT`; exponents on expressions in x up to :data:`MAX_EXPONENT`;
+:data:`MAX_RADICAND_DIGITS` digits under roots in all (sympy factors radicands);
+:data:`MAX_CONDITIONS` comparisons and boolean operators; and :data:`MAX_SECONDS` of
+construction time. Comparisons may not involve piecewise-defined expressions, and the
+piecewise zoo members (elu, selu) may not take a piecewise argument: sympy would solve such
+conditions into sets while building them, which has no time bound.
 
 >>> parse_expression("max(x, 0) - 1/sqrt(2*pi)")
 Max(0, x) - sqrt(2)/(2*sqrt(pi))
@@ -51,6 +64,7 @@ from typing import Any, Callable, Sequence
 import mpmath
 import sympy
 
+from . import zoo
 from .activations import x
 from .errors import ActivationParseError
 
@@ -530,7 +544,6 @@ class _Parser:
             if function.grows:
                 self.check_argument(function.name, values[0], args[0].position)
             result = function.build(self, values, position)
-        self.check_size(result, position)
         return _Value("expr", result, position)
 
     # -- typing -----------------------------------------------------------------------------
@@ -714,14 +727,18 @@ def _zoo(name: str) -> Callable:
     """Build the zoo activation ``name`` (with constant parameters) and substitute its argument."""
 
     def build(parser: _Parser, args: Sequence[sympy.Expr], position: int) -> sympy.Expr:
-        from . import zoo
-
         argument, params = args[0], list(args[1:])
         for k, p in enumerate(params):
             parser.constant(p, f"parameter {k + 1} of {name}", position)
-        if name in ("monomial", "hermite") and params:
+        if name in ("monomial", "hermite"):
             _order(parser, name, params[0], argument, position)
+        if name == "shaped_relu":  # the width enters as sqrt(n): a root of an exact number
+            parser.check_exact_power(params[2], sympy.Rational(1, 2), position)
         member = parser.build(position, f"{name}(...)", zoo.by_name, name, *params)
+        if member.expr.has(sympy.Piecewise) and argument.has(sympy.Piecewise):
+            # the argument would land inside the member's conditions (see the comparison rule)
+            raise parser.error(f"{name} is piecewise-defined and cannot take a piecewise-defined "
+                               "argument (where, piecewise, elu, selu)", position)
         return parser.build(position, f"{name}(...)", member.expr.xreplace, {x: argument})
 
     return build

@@ -266,6 +266,7 @@ REJECTIONS = [
     ("exp(900)*exp(900)*exp(900)", "constant too large", 17),
     ("sqrt(1e40 + 7)*sqrt(1e40 + 9)", "roots of exact numbers", 15),
     ("where(elu(x) > 0, 1, 0)", "piecewise-defined", 13),
+    ("elu(where(x > 1, x, 0))", "piecewise-defined argument", 0),
     ("hermite(x, 10^6)", "order of hermite", 0),
     ("monomial(x, 1/2)", "order of monomial", 0),
     ("shaped_relu(x, 1, -1, x)", "must be a constant", 0),
@@ -347,8 +348,10 @@ class Tripped(BaseException):
 
 _DANGEROUS_MODULES = {"os", "subprocess", "shutil", "socket", "ctypes", "pickle", "importlib", "pty",
                       "code", "codeop", "runpy", "webbrowser", "urllib", "http", "multiprocessing"}
-#: sympy's polynomial code compiles its own monomial helpers with exec; that text is sympy's.
-_TRUSTED_EXEC_CALLERS = {"sympy.polys.monomials"}
+#: Callers whose exec runs no user text: sympy's polynomial code compiles its own monomial
+#: helpers, and the import system executes the code of modules sympy loads lazily (imports
+#: themselves are screened by guarded_import).
+_TRUSTED_EXEC_CALLERS = {"sympy.polys.monomials", "importlib._bootstrap", "importlib._bootstrap_external"}
 
 
 class Traps:
