@@ -27,6 +27,7 @@ q/2
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -208,7 +209,7 @@ def _expectation_cached(acts, q, shift, power, method, dps, seconds) -> Result:
 
 
 def _exact_result(expr, label, method, dps, details) -> Result:
-    expr = _recognize_zero(expr, dps)
+    expr = _recognize_rational(expr, dps)
     if expr.free_symbols:
         # A closed form in symbolic q, shift or parameters has no numeric value yet.
         details["symbolic"] = True
@@ -216,20 +217,26 @@ def _exact_result(expr, label, method, dps, details) -> Result:
     return Result.from_exact(expr, label=label, method=method, dps=dps, details=details)
 
 
-def _recognize_zero(expr, dps):
-    """A closed form that is numerically zero to far more digits than asked: prove it with a
-    time-bounded sympy.simplify and return 0 (selu's exact constants make E[selu] such a case)."""
-    if expr.free_symbols or expr == 0:
+def _recognize_rational(expr, dps):
+    """A closed form that equals a small rational to far more digits than asked: prove it with a
+    time-bounded sympy.simplify and return the rational (zoo.selu's exact constants make
+    E[selu] = 0 and E[selu^2] = 1 such cases)."""
+    if expr.free_symbols or expr.is_Rational:
         return expr
     digits = 2 * dps + 20
     try:
         value = to_mpf(expr, digits)
     except (ValueError, TypeError):
         return expr
-    if abs(value) > mpmath.mpf(10) ** (-digits + 5):
-        return expr
-    status, simplified = run_time_bounded(sympy.simplify, (expr,), SYMPY_TIMEOUT)
-    return sympy.Integer(0) if status == "ok" and simplified == 0 else expr
+    with mpmath.workdps(digits):
+        candidate = Fraction(str(mpmath.nstr(value, digits))).limit_denominator(1000)
+        if abs(value - mpmath.mpf(candidate.numerator) / candidate.denominator) > mpmath.mpf(10) ** (-digits + 5):
+            return expr
+    rational = sympy.Rational(candidate.numerator, candidate.denominator)
+    if sympy.cancel(expr - rational) == 0:  # fast: a rational identity in the transcendental constants
+        return rational
+    status, simplified = run_time_bounded(sympy.simplify, (expr - rational,), SYMPY_TIMEOUT)
+    return rational if status == "ok" and simplified == 0 else expr
 
 
 def _label(acts, q, shift, power) -> str:
@@ -493,7 +500,7 @@ def _finite_on(piece) -> bool:
 
 
 def _check_singularities(act, piece, n_factors: int) -> str:
-    status, value = run_time_bounded(_singular_orders, (piece.expr, piece.lo, piece.hi), _CHECK_TIMEOUT)
+    status, value = _singular_orders_bounded(piece.expr, piece.lo, piece.hi)
     where = f"{act.name} on ({piece.lo}, {piece.hi})"
     if status != "ok":
         return f"singularities of {where} not determined ({status})"
@@ -505,6 +512,11 @@ def _check_singularities(act, piece, n_factors: int) -> str:
                 f"{act.name} behaves like |x - {point}|^(-{sympy.sstr(order)}) near x = {point}: "
                 "it is not square-integrable under the Gaussian")
     return f"singularities of {where}: " + (", ".join(f"{p} (order {o})" for p, o in value) or "none")
+
+
+@lru_cache(maxsize=256)
+def _singular_orders_bounded(expr, lo, hi):
+    return run_time_bounded(_singular_orders, (expr, lo, hi), _CHECK_TIMEOUT)
 
 
 def _singular_orders(expr, lo, hi):
@@ -588,29 +600,35 @@ def _sympy_worker(intervals, q, shift, power):
 # -- the numeric route -----------------------------------------------------------------------------
 
 def _numeric(acts, q, shift, power, dps) -> tuple[Any, Any]:
-    """mpmath quadrature at two working precisions; error = their difference plus quad's estimate."""
+    """mpmath tanh-sinh quadrature at dps + guard digits; the error is quad's own estimate (the
+    change between its last two refinement levels, split at every breakpoint so that each panel
+    is smooth) plus a rounding allowance. A second, more refined pass runs when the first misses."""
     delta_part = mpmath.mpf(0)
     if acts and acts[0].deltas:
         exact = sum((_delta_expectation(d, q, shift, power) for d in acts[0].deltas), sympy.Integer(0))
         delta_part = to_mpf(exact, dps + GUARD_DIGITS)
-    low = _quadrature(acts, q, shift, power, dps + GUARD_DIGITS)
-    high = _quadrature(acts, q, shift, power, dps + 2 * GUARD_DIGITS)
-    with mpmath.workdps(dps + 2 * GUARD_DIGITS):
-        error = abs(high[0] - low[0]) + high[1] + mpmath.mpf(10) ** (-(dps + GUARD_DIGITS))
-        value = high[0] + delta_part
-    tolerance = mpmath.mpf(10) ** (-dps) * max(1, abs(value))
-    if not error < tolerance * 10**6:
-        raise ConvergenceError(f"quadrature did not converge: value {mpmath.nstr(value, 10)}, "
-                               f"estimated error {mpmath.nstr(error, 3)}")
+    working = dps + GUARD_DIGITS
+    with mpmath.workdps(working):
+        tolerance = mpmath.mpf(10) ** (-dps)
+        for degree in (8, 12):
+            value, error, scale = _quadrature(acts, q, shift, power, working, degree)
+            error += scale * mpmath.mpf(10) ** (-working + 3)
+            if error < tolerance * max(1, abs(value)):
+                break
+        value += delta_part
+        if not error < max(1, abs(value)) * mpmath.mpf(10) ** -3:
+            raise ConvergenceError(f"quadrature did not converge: value {mpmath.nstr(value, 10)}, "
+                                   f"estimated error {mpmath.nstr(error, 3)}")
     return value, error
 
 
-def _quadrature(acts, q, shift, power, working) -> tuple[Any, Any]:
+def _quadrature(acts, q, shift, power, working, degree) -> tuple[Any, Any, Any]:
+    """(value, quad's error estimate, sum of |panel values|) at ``working`` digits."""
     with mpmath.workdps(working):
         root_q = mpmath.sqrt(to_mpf(q, working))
         mu = to_mpf(shift, working)
         norm = 1 / mpmath.sqrt(2 * mpmath.pi)
-        total, error = mpmath.mpf(0), mpmath.mpf(0)
+        total, error, scale = mpmath.mpf(0), mpmath.mpf(0), mpmath.mpf(0)
         for lo, hi, expr in _intervals(acts):
             if expr == 0:
                 continue
@@ -625,10 +643,12 @@ def _quadrature(acts, q, shift, power, working) -> tuple[Any, Any]:
                 return z**power * value * mpmath.exp(-z * z / 2)
 
             points = _split_points(a, b)
-            value, err = mpmath.quad(integrand, points, error=True, maxdegree=10)
-            total += value * norm
-            error += err * norm
-        return total, error
+            for left, right in zip(points, points[1:]):
+                value, err = mpmath.quad(integrand, [left, right], error=True, maxdegree=degree)
+                total += value * norm
+                error += err * norm
+                scale += abs(value) * norm
+        return total, error, scale
 
 
 def _split_points(a, b) -> list:

@@ -1,0 +1,314 @@
+"""Gaussian expectations: closed forms against the literature, identities, routes, bad input.
+
+Independent references used here: textbook closed forms (E[relu] = 1/sqrt(2 pi), the
+arcsine law E[erf^2] = (2/pi) asin(2/3), E[e^{a z}] = e^{a^2/2}, ...), Stein's identity
+E[sigma(sqrt(q) z) He_n(z)] = q^(n/2) E[sigma^(n)(sqrt(q) z)], scipy's bivariate normal CDF,
+and mpmath quadrature written out in the test itself.
+"""
+
+from __future__ import annotations
+
+import time
+
+import mpmath
+import numpy as np
+import pytest
+import sympy
+
+from ncsym import zoo
+from ncsym.activations import Activation, x
+from ncsym.errors import DomainError, NoClosedFormError, NotSquareIntegrableError
+from ncsym.gaussian import exact_expectation, expectation, gaussian_mean, gaussian_moment
+from ncsym._bvn import BivariateNormalCDF, bivariate_normal_cdf_mp
+
+pi = sympy.pi
+q_sym = sympy.Symbol("q", positive=True)
+t_sym = sympy.Symbol("t", real=True)
+
+
+def is_zero(expr) -> bool:
+    """Symbolic zero test (erfc written as 1 - erf so that the two spellings cancel)."""
+    return sympy.simplify(sympy.expand(sympy.sympify(expr).rewrite(sympy.erf))) == 0
+
+
+def quad_reference(f, q=1, dps=30, kinks=()):
+    """int f(sqrt(q) z) phi(z) dz by plain mpmath quadrature (independent of ncsym)."""
+    with mpmath.workdps(dps + 10):
+        r = mpmath.sqrt(q)
+        points = sorted({-5, 0, 5} | {mpmath.mpf(k) / r for k in kinks})
+        value = mpmath.quad(lambda z: f(r * z) * mpmath.npdf(z), [-mpmath.inf, *points, mpmath.inf])
+    return value
+
+
+# -- literature values -------------------------------------------------------------------------
+
+LITERATURE = [
+    ("relu mean", lambda: gaussian_mean(zoo.relu), 1 / sympy.sqrt(2 * pi)),
+    ("relu second moment", lambda: gaussian_moment(zoo.relu, 2), sympy.Rational(1, 2)),
+    ("gelu mean", lambda: gaussian_mean(zoo.gelu), 1 / (2 * sympy.sqrt(pi))),
+    # E[z^2 Phi(z)^2] = 1/3 + 1/(2 sqrt(3) pi)
+    ("gelu second moment", lambda: gaussian_moment(zoo.gelu, 2), sympy.Rational(1, 3) + 1 / (2 * sympy.sqrt(3) * pi)),
+    ("erf second moment", lambda: gaussian_moment(zoo.erf, 2), 2 / pi * sympy.asin(sympy.Rational(2, 3))),
+    # E[z; z > 0] + E[e^z - 1; z < 0] = 1/sqrt(2 pi) + e^(1/2) Phi(-1) - 1/2
+    ("elu mean", lambda: gaussian_mean(zoo.elu()),
+     1 / sympy.sqrt(2 * pi) + sympy.exp(sympy.Rational(1, 2)) * (1 + sympy.erf(-1 / sympy.sqrt(2))) / 2 - sympy.Rational(1, 2)),
+    ("sin second moment", lambda: gaussian_moment(zoo.sin, 2), (1 - sympy.exp(-2)) / 2),
+    ("cos mean", lambda: gaussian_mean(zoo.cos), sympy.exp(-sympy.Rational(1, 2))),
+    ("exp mean", lambda: gaussian_mean(zoo.exp), sympy.exp(sympy.Rational(1, 2))),
+    ("exp second moment", lambda: gaussian_moment(zoo.exp, 2), sympy.exp(2)),
+    ("abs mean", lambda: gaussian_mean(zoo.abs), sympy.sqrt(2 / pi)),
+    ("step second moment", lambda: gaussian_moment(zoo.step, 2), sympy.Rational(1, 2)),
+    ("hermite(3) second moment", lambda: gaussian_moment(zoo.hermite(3), 2), sympy.Integer(1)),
+    ("monomial(3) second moment", lambda: gaussian_moment(zoo.monomial(3), 2), sympy.Integer(15)),
+    # E[exp(2 z^2 / 5)] = 1/sqrt(1 - 4/5)
+    ("exp(x^2/5) second moment", lambda: gaussian_moment(Activation(sympy.exp(x**2 / 5)), 2), sympy.sqrt(5)),
+]
+
+
+@pytest.mark.parametrize("name, compute, reference", LITERATURE, ids=[c[0] for c in LITERATURE])
+def test_literature_values_exactly(name, compute, reference):
+    result = compute()
+    assert result.exact is not None, f"{name}: expected a closed form, got {result.method}"
+    assert result.error == 0
+    assert is_zero(result.exact - reference), f"{name}: {result.exact} != {reference}"
+    assert abs(result.value - mpmath.mpf(sympy.N(reference, 30))) < mpmath.mpf(10) ** -14
+
+
+def test_relu_mean_minus_literature_simplifies_to_zero():
+    assert sympy.simplify(gaussian_mean(zoo.relu).exact - 1 / sympy.sqrt(2 * pi)) == 0
+
+
+def test_selu_mean_zero_and_second_moment_one_exactly():
+    # the engine proves both with sympy.simplify on closed forms built from zoo's exact constants
+    assert gaussian_mean(zoo.selu).exact == 0
+    assert gaussian_moment(zoo.selu, 2).exact == 1
+
+
+def test_selu_closed_forms_simplify_to_zero_and_one():
+    q = sympy.Rational(1)
+    raw_mean, raw_second = exact_expectation(zoo.selu, q), exact_expectation([zoo.selu, zoo.selu], q)
+    assert sympy.simplify(raw_mean) == 0
+    assert sympy.simplify(raw_second - 1) == 0
+
+
+# -- symbolic and rational q, symbolic shift ------------------------------------------------------
+
+SYMBOLIC_Q = [
+    ("relu mean", lambda q: gaussian_mean(zoo.relu, q), lambda q: sympy.sqrt(q / (2 * pi))),
+    ("relu second", lambda q: gaussian_moment(zoo.relu, 2, q), lambda q: q / 2),
+    ("gelu mean", lambda q: gaussian_mean(zoo.gelu, q), lambda q: q / sympy.sqrt(2 * pi * (1 + q))),
+    ("erf second", lambda q: gaussian_moment(zoo.erf, 2, q), lambda q: 2 / pi * sympy.asin(2 * q / (1 + 2 * q))),
+    ("exp mean", lambda q: gaussian_mean(zoo.exp, q), lambda q: sympy.exp(q / 2)),
+    ("sin second", lambda q: gaussian_moment(zoo.sin, 2, q), lambda q: (1 - sympy.exp(-2 * q)) / 2),
+    ("cos mean", lambda q: gaussian_mean(zoo.cos, q), lambda q: sympy.exp(-q / 2)),
+    ("elu mean", lambda q: gaussian_mean(zoo.elu(), q),
+     lambda q: sympy.sqrt(q / (2 * pi)) + sympy.exp(q / 2) * (1 - sympy.erf(sympy.sqrt(q / 2))) / 2 - sympy.Rational(1, 2)),
+]
+
+
+@pytest.mark.parametrize("name, compute, reference", SYMBOLIC_Q, ids=[c[0] for c in SYMBOLIC_Q])
+@pytest.mark.parametrize("q", [q_sym, sympy.Rational(5, 2), sympy.Rational(1, 3)], ids=["q", "5/2", "1/3"])
+def test_closed_forms_at_symbolic_and_rational_q(name, compute, reference, q):
+    result = compute(q)
+    assert result.exact is not None
+    assert is_zero(result.exact - reference(q)), f"{name} at q={q}: {result.exact}"
+
+
+def test_symbolic_q_result_specializes_to_numeric_q():
+    general = gaussian_moment(zoo.gelu, 2, q_sym).exact
+    for q in (sympy.Rational(5, 2), sympy.Integer(1)):
+        special = gaussian_moment(zoo.gelu, 2, q)
+        assert abs(sympy.N(general.subs(q_sym, q), 30) - sympy.N(special.exact, 30)) < 1e-25
+
+
+def test_gaussian_smoothing_of_relu_with_symbolic_shift():
+    # W(t) = E[max(z + t, 0)] = t Phi(t) + phi(t)
+    w = exact_expectation(zoo.relu, shift=t_sym)
+    reference = t_sym * (1 + sympy.erf(t_sym / sympy.sqrt(2))) / 2 + sympy.exp(-t_sym**2 / 2) / sympy.sqrt(2 * pi)
+    assert is_zero(w - reference)
+    # W'(t) = E[step(z + t)] = Phi(t): differentiating the closed form works
+    assert is_zero(sympy.diff(w, t_sym) - (1 + sympy.erf(t_sym / sympy.sqrt(2))) / 2)
+
+
+def test_gelu_squared_smoothing_differentiates_through_bivariate_cdf():
+    w = exact_expectation([zoo.gelu, zoo.gelu], shift=t_sym)
+    assert w.has(BivariateNormalCDF)
+    d1 = sympy.diff(w, t_sym).subs(t_sym, sympy.Rational(3, 10))
+    with mpmath.workdps(30):
+        s = mpmath.mpf(3) / 10
+        # differentiate under the integral: d/ds (u+s)^2 Phi(u+s)^2
+        numeric = quad_reference(lambda u: 2 * (u + s) * mpmath.ncdf(u + s) ** 2
+                                 + 2 * (u + s) ** 2 * mpmath.ncdf(u + s) * mpmath.npdf(u + s))
+        assert abs(mpmath.mpf(str(sympy.N(d1, 30))) - numeric) < 1e-25
+
+
+def test_exact_expectation_is_fast_for_smoothing():
+    start = time.perf_counter()
+    for act in (zoo.relu, zoo.step, zoo.gelu, zoo.erf, zoo.elu(), zoo.hard_tanh, zoo.sin):
+        exact_expectation(act, q=q_sym, shift=t_sym)
+    assert time.perf_counter() - start < 10
+
+
+# -- identities and products ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("act", [zoo.relu, zoo.step, zoo.sign, zoo.hard_tanh, zoo.abs, zoo.elu()], ids=lambda a: a.name)
+@pytest.mark.parametrize("q", [sympy.Integer(1), sympy.Rational(5, 2)], ids=["1", "5/2"])
+def test_stein_identity_with_distributional_derivatives(act, q):
+    """E[sigma(sqrt q z) He_n(z)] = q^(n/2) E[sigma^(n)(sqrt q z)]: the right side uses the Dirac terms."""
+    for n in (1, 2, 3, 4):
+        coefficients = sympy.Poly(sympy.hermite_prob(n, x), x).all_coeffs()[::-1]
+        lhs = sum(c * expectation(act, q=q, z_power=j).exact for j, c in enumerate(coefficients) if c != 0)
+        rhs = q ** sympy.Rational(n, 2) * expectation(act.derivative(n), q=q).exact
+        assert abs(sympy.N(lhs - rhs, 30)) < 1e-25, (act.name, n)
+
+
+def test_dirac_delta_expectations():
+    # E[delta(sqrt(q) z)] = 1/sqrt(2 pi q); E[delta(sqrt(q) z + mu - b)] = phi((b - mu)/sqrt q)/sqrt q
+    assert is_zero(expectation(zoo.step.derivative(), q=q_sym).exact - 1 / sympy.sqrt(2 * pi * q_sym))
+    shifted = Activation(sympy.DiracDelta(x - 1))
+    got = expectation(shifted, q=4, shift=sympy.Rational(1, 2)).exact
+    assert is_zero(got - sympy.exp(-sympy.Rational(1, 32)) / (2 * sympy.sqrt(2 * pi)))
+    with pytest.raises(DomainError):
+        expectation(zoo.step.derivative(), zoo.relu)
+
+
+def test_stein_products():
+    # E[z erf(z)] = E[erf'(z)] = 2/sqrt(3 pi); E[relu step] = E[z; z > 0]
+    assert is_zero(expectation(zoo.erf, z_power=1).exact - 2 / sympy.sqrt(3 * pi))
+    assert is_zero(expectation(zoo.relu, zoo.step).exact - 1 / sympy.sqrt(2 * pi))
+    assert is_zero(expectation(zoo.exp, zoo.exp, zoo.exp, q=q_sym).exact - sympy.exp(9 * q_sym / 2))
+
+
+PRODUCTS = [
+    (zoo.relu, Activation(sympy.erf(x + 1))),          # one offset Phi on a half-line: Owen's T
+    (zoo.sin, zoo.relu),                                 # complex completing of the square
+    (zoo.step, zoo.gelu, zoo.gelu),                      # trivariate orthant law
+    (zoo.exp, zoo.erf),
+    (zoo.elu(), zoo.erf),
+    (zoo.hard_tanh, zoo.erf),
+]
+
+
+@pytest.mark.parametrize("factors", PRODUCTS, ids=lambda fs: "*".join(f.name for f in fs))
+def test_products_exact_against_independent_quadrature(factors):
+    q = sympy.Rational(5, 2)
+    result = expectation(*factors, q=q, dps=30)
+    assert result.exact is not None
+    fs = [f.mpmath() for f in factors]
+    kinks = {float(b) for f in factors for b in f.breakpoints}
+    reference = quad_reference(lambda u: mpmath.fprod(f(u) for f in fs), q=float(q), dps=30, kinks=kinks)
+    assert abs(result.value - reference) < mpmath.mpf(10) ** -25
+
+
+def test_bivariate_normal_cdf_against_scipy():
+    from scipy.stats import multivariate_normal
+
+    for h, k, rho in [(0.3, -0.5, 0.4), (1.0, 2.0, -0.7), (-1.2, 0.1, 0.95)]:
+        expected = multivariate_normal(mean=[0, 0], cov=[[1, rho], [rho, 1]]).cdf([h, k])
+        got = float(BivariateNormalCDF(sympy.Float(h), sympy.Float(k), sympy.Float(rho)).evalf(20))
+        assert abs(got - expected) < 1e-7
+        assert abs(float(bivariate_normal_cdf_mp(h, k, rho)) - expected) < 1e-7
+    assert BivariateNormalCDF(0, 0, sympy.Rational(1, 2)) == sympy.Rational(1, 3)
+
+
+# -- methods ------------------------------------------------------------------------------------
+
+def test_exact_method_raises_instead_of_returning_a_float():
+    with pytest.raises(NoClosedFormError):
+        expectation(zoo.tanh, zoo.tanh, method="exact", timeout=1)
+    with pytest.raises(NoClosedFormError):
+        exact_expectation(zoo.sigmoid)
+
+
+def test_sympy_fallback_is_time_bounded_and_honest():
+    start = time.perf_counter()
+    with pytest.raises(NoClosedFormError, match="no answer within 1 s"):
+        expectation(zoo.tanh, zoo.tanh, method="sympy", timeout=1)
+    assert time.perf_counter() - start < 6
+
+
+def test_sympy_route_finds_a_closed_form_the_engine_lacks():
+    # x/(1 + x^2) is outside the engine's rules; sympy.integrate answers, checked by quadrature
+    act = Activation(x / (1 + x**2))
+    result = expectation(act, act, timeout=20)
+    assert result.exact is not None and "sympy" in result.method
+    reference = quad_reference(lambda u: (u / (1 + u * u)) ** 2)
+    assert abs(result.value - reference) < 1e-12
+
+
+@pytest.mark.parametrize("dps", [15, 30, 60])
+def test_numeric_error_bound_is_honest(dps):
+    act = zoo.elu()
+    exact = gaussian_moment(act, 2, dps=dps)
+    numeric = gaussian_moment(act, 2, method="numeric", dps=dps)
+    assert numeric.exact is None
+    assert numeric.error < mpmath.mpf(10) ** (-dps)
+    assert abs(numeric.value - exact.value) <= numeric.error + mpmath.mpf(10) ** (-dps - 5)
+
+
+def test_certified_encloses_the_exact_value_and_agrees_with_quadrature():
+    half = gaussian_moment(zoo.relu, 2, method="certified", dps=30)
+    assert half.error < mpmath.mpf(10) ** -30
+    assert abs(half.value - mpmath.mpf("0.5")) <= half.error
+    cert = gaussian_moment(zoo.tanh, 2, method="certified", dps=30)
+    numeric = gaussian_moment(zoo.tanh, 2, method="numeric", dps=30)
+    assert abs(cert.value - numeric.value) <= cert.error + numeric.error
+
+
+def test_results_are_cached():
+    assert gaussian_moment(zoo.gelu, 2, q=2) is gaussian_moment(zoo.gelu, 2, q=2)
+
+
+def test_symbolic_closed_form_has_no_numeric_value():
+    result = gaussian_mean(zoo.relu, q_sym)
+    assert result.exact is not None and mpmath.isnan(result.value)
+    with pytest.raises(NoClosedFormError):
+        gaussian_mean(zoo.tanh, q_sym)
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("q", [0, -1, float("nan"), float("inf"), sympy.I, sympy.Symbol("q"), -q_sym],
+                         ids=["0", "-1", "nan", "inf", "I", "q-unknown-sign", "-q"])
+def test_bad_variance_raises_domain_error(q):
+    with pytest.raises(DomainError):
+        gaussian_mean(zoo.relu, q)
+    with pytest.raises(DomainError):
+        exact_expectation(zoo.relu, q=q)
+
+
+@pytest.mark.parametrize("bad", [dict(z_power=-1), dict(method="magic"), dict(shift=sympy.I),
+                                 dict(shift=float("nan")), dict(dps=0), dict(timeout=0)])
+def test_bad_arguments_raise_domain_error(bad):
+    with pytest.raises(DomainError):
+        expectation(zoo.relu, **bad)
+
+
+@pytest.mark.parametrize("expr", [sympy.exp(x**2), sympy.exp(x**2 / 3), 1 / x, 1 / sympy.sqrt(sympy.Abs(x)),
+                                  sympy.exp(x**3), sympy.exp(x**2) * sympy.tanh(x)],
+                         ids=["exp(x^2)", "exp(x^2/3)", "1/x", "1/sqrt|x|", "exp(x^3)", "exp(x^2)tanh"])
+def test_not_square_integrable_raises(expr):
+    with pytest.raises(NotSquareIntegrableError):
+        gaussian_mean(Activation(expr))
+
+
+def test_integrability_depends_on_q_and_moment_order():
+    act = Activation(sympy.exp(x**2 / 5))
+    assert gaussian_moment(act, 2, q=1).exact is not None
+    with pytest.raises(NotSquareIntegrableError):
+        gaussian_moment(act, 2, q=2)      # 2 * (1/5) * 2 >= 1/2
+    with pytest.raises(NotSquareIntegrableError):
+        gaussian_moment(act, 3, q=1)      # 3 * (1/5) >= 1/2
+    with pytest.raises(NotSquareIntegrableError):
+        gaussian_mean(act, q=q_sym)       # finite only for q < 5/4
+
+
+def test_log_abs_is_square_integrable():
+    # log|Z| = log(chi2_1)/2: mean -(gamma + log 2)/2, variance pi^2/8
+    act = Activation(sympy.log(sympy.Abs(x)))
+    mean = gaussian_mean(act, dps=20)
+    second = gaussian_moment(act, 2, dps=20)
+    with mpmath.workdps(30):
+        m = -(mpmath.euler + mpmath.log(2)) / 2
+        assert abs(mean.value - m) < 1e-18
+        assert abs(second.value - (m**2 + mpmath.pi**2 / 8)) < 1e-18
