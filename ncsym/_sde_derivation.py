@@ -169,7 +169,7 @@ def taylor_coefficients(expr: sympy.Expr, order: int) -> list[sympy.Expr]:
     atoms = atomize(expr)
     out, current = [], atoms
     for k in range(order + 1):
-        out.append(deatomize(sympy.factor(sympy.cancel(current.subs(EPS, 0) / sympy.factorial(k)))))
+        out.append(deatomize(sympy.expand(sympy.cancel(current.subs(EPS, 0) / sympy.factorial(k)))))
         current = sympy.diff(current, EPS)
     return out
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -173,9 +174,8 @@ def _substitute_extra(extra: dict, mapping: dict) -> dict:
 
 
 def _width_to_epsilon(act: Activation, width: sympy.Symbol) -> sympy.Expr:
-    if width not in act.parameters:
-        raise DomainError(f"{act.name} does not depend on the width symbol {width}; build it with a symbolic n "
-                          "(e.g. zoo.shaped_relu(c_plus, c_minus, n) or smooth_shaped(phi, a, n) with n = ncsym.sde.WIDTH)")
+    # An activation free of n is allowed: the identity (a linear network) is trivially shaped,
+    # anything else fails the shaping check with a message saying so.
     return act.expr.subs(width, 1 / EPS**2)
 
 
@@ -211,11 +211,11 @@ def _homogeneous_route(act: Activation, slopes, convention: str):
     powers = {0: (2, 0), 1: (1, 1), 2: (0, 2)}
     cov = [[None] * 3 for _ in range(3)]
     for i in range(3):
-        for j in range(3):
+        for j in range(i, 3):
             pi, pj = powers[i], powers[j]
             joint = (pi[0] + pj[0], pi[1] + pj[1])
             value = c**2 * (m[joint] * scale[joint] - m[pi] * scale[pi] * m[pj] * scale[pj])
-            cov[i][j] = tuple(_in_covariance(e) for e in _d.taylor_coefficients(value, 1))
+            cov[i][j] = cov[j][i] = tuple(_in_covariance(e) for e in _d.taylor_coefficients(value, 1))
     return c, mean_series, cov, {"moments": m, "second_moment": second}
 
 
@@ -255,9 +255,9 @@ def _polynomial_route(act: Activation, convention: str):
     sides = {0: su * su, 1: su * sv, 2: sv * sv}
     cov = [[None] * 3 for _ in range(3)]
     for i in range(3):
-        for j in range(3):
+        for j in range(i, 3):
             value = c**2 * (expect(sides[i] * sides[j]) - expect(sides[i]) * expect(sides[j]))
-            cov[i][j] = tuple(_d.taylor_coefficients(value, 1))
+            cov[i][j] = cov[j][i] = tuple(_d.taylor_coefficients(value, 1))
     return c, mean_series, cov, {"series": tuple(coeffs), "second_moment": second}
 
 
@@ -272,7 +272,11 @@ def derive_sde(act: Any, *, width: sympy.Symbol = WIDTH, weight_variance: str = 
     >>> derive_sde(zoo.shaped_relu(0, -1)).correlation_mean_part
     -(rho*acos(rho) - sqrt(1 - rho**2))/(2*pi)
     """
-    act = activation(act)
+    return _derive_cached(activation(act), width, weight_variance)
+
+
+@lru_cache(maxsize=64)
+def _derive_cached(act: Activation, width: sympy.Symbol, weight_variance: str) -> NeuralCovarianceSDE:
     eps_act = Activation(_width_to_epsilon(act, width), name=act.name)
     slopes = _d.homogeneous_slopes(eps_act)
     if slopes is not None:
@@ -282,7 +286,7 @@ def derive_sde(act: Any, *, width: sympy.Symbol = WIDTH, weight_variance: str = 
         family = "smooth"
         c, mean_series, cov, details = _polynomial_route(eps_act, weight_variance)
     _check_shaped(mean_series, act)
-    drift = tuple(row[2] for row in mean_series)
+    drift = tuple(sympy.factor(row[2]) for row in mean_series)
     covariation = sympy.Matrix(3, 3, lambda i, j: sympy.factor(cov[i][j][0]))
     correction = sympy.Matrix(3, 3, lambda i, j: cov[i][j][1])
     c_series = tuple(_d.taylor_coefficients(c, 2))
