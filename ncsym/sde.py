@@ -1127,7 +1127,8 @@ def finite_width_log_norm_law(c_plus: float, c_minus: float, n: int, depth: int,
     s_-^2 with the sign of g). With mu_k the central moments of Y (exact, from
     E[Y^k] = c^k (s_+^2k + s_-^2k)/2 (2k-1)!!), the per-layer cumulants are
     E log X = -mu2/(2n) + (mu3/3 - 3 mu2^2/4)/n^2 and Var log X = mu2/n + (5 mu2^2/2 - mu3)/n^2,
-    up to O(n^-3); the bound returned is d times a generous O(n^-3) remainder 50 mu2^3 / n^3.
+    up to O(n^-3); the bound returned is d times 5 mu2^3 / n^3 (for chi-square, c_+ = c_-, the
+    true remainders are 0 and 4/(3 n^3), i.e. mu2^3/6 / n^3).
     The SDE limit is mu2 = 2, i.e. mean -T, variance 2T; mu2 - 2 = 3 (s_+^2 - s_-^2)^2/(s_+^2 + s_-^2)^2
     = O((c_+ - c_-)^2/n) is the leading finite-width correction of the norm.
 
@@ -1143,7 +1144,7 @@ def finite_width_log_norm_law(c_plus: float, c_minus: float, n: int, depth: int,
     mu3 = raw[3] - 3 * raw[2] + 2.0
     mean = depth * (-mu2 / (2 * n) + (mu3 / 3 - 3 * mu2**2 / 4) / n**2) + log_v0
     var = depth * (mu2 / n + (2.5 * mu2**2 - mu3) / n**2)
-    return mean, var, depth * 50 * mu2**3 / n**3
+    return mean, var, depth * 5 * mu2**3 / n**3
 
 
 def crosscheck_row(n: int, depth: int, c_plus: float, c_minus: float, rho0: float, *, n_networks: int = 2000,

@@ -323,6 +323,16 @@ def test_small_network_against_sde(relu_sde):
     assert p > 1e-4
 
 
+def test_finite_width_log_norm_law_against_chi_square():
+    """c_+ = c_-: X = chi2_n / n exactly, E log X = psi(n/2) - log(n/2), Var log X = psi'(n/2)."""
+    for n, depth in ((16, 8), (64, 128), (256, 512)):
+        mean, var, err = finite_width_log_norm_law(0.7, 0.7, n, depth)
+        exact_mean = depth * float(mpmath.digamma(n / 2) - mpmath.log(n / 2))
+        exact_var = depth * float(mpmath.psi(1, n / 2))
+        assert abs(mean - exact_mean) <= err and abs(var - exact_var) <= err
+        assert err < 0.1 * var
+
+
 def test_ks_two_sample_against_scipy():
     stats = pytest.importorskip("scipy.stats")
     rng = np.random.default_rng(4)
