@@ -367,6 +367,13 @@ def _check_integrable(acts, q, shift, power, symbolic_checks: bool = True) -> st
         for piece in act.pieces:
             if _finite_on(piece):
                 continue
+            orders = _pole_orders(piece.expr)
+            if orders is not None:
+                inside = {p: o for p, o in orders.items() if _within(p, piece.lo, piece.hi)}
+                worst = max(inside.values(), default=sympy.Integer(0))
+                if 2 * worst < 1 and len(acts) * worst < 1:
+                    notes.append(f"{act.name} on ({piece.lo}, {piece.hi}): at worst poles of order {worst}")
+                    continue
             if not symbolic_checks:
                 raise NoClosedFormError(f"{act.name} may be singular on ({piece.lo}, {piece.hi})")
             notes.append(_check_singularities(act, piece, len(acts)))
@@ -433,8 +440,8 @@ def _growth(expr):
         if e.is_number and e.is_positive:
             g = _growth(base)
             return None if g is None else e * g
-        if e.is_number and e.is_negative and _bounded_below(base):
-            return sympy.Integer(0)
+        if e.is_number and e.is_negative and (_bounded_below(base) or base.is_polynomial(x)):
+            return sympy.Integer(0)  # bounded away from its (finitely many) real zeros
         return None
     if isinstance(expr, sympy.exp):
         arg = sympy.expand(expr.args[0])
@@ -497,6 +504,60 @@ def _finite_on(piece) -> bool:
             continue
         return False
     return True
+
+
+def _within(point, lo, hi) -> bool:
+    return bool((lo is _NOO or point >= lo) and (hi is _OO or point <= hi))
+
+
+def _pole_orders(expr):
+    """{x0: p}: an upper bound |expr| <= C |x - x0|^-p near each real x0 where it may blow up.
+
+    Read from the tree: negative powers of polynomials contribute (root multiplicity) * |power|,
+    logarithms of polynomials only logarithmic (integrable to every power) singularities,
+    products add orders and sums take the larger. None when the tree has anything else
+    (e.g. exp(1/x), or a pole inside a function), for the symbolic check to decide.
+    """
+    if not expr.has(x):
+        return {}
+    if expr == x:
+        return {}
+    if expr.is_Add or expr.is_Mul:
+        out: dict = {}
+        for arg in expr.args:
+            part = _pole_orders(arg)
+            if part is None:
+                return None
+            for point, order in part.items():
+                out[point] = (max(out.get(point, 0), order) if expr.is_Add else out.get(point, 0) + order)
+        return out
+    if expr.is_Pow:
+        base, e = expr.args
+        if not e.is_number:
+            return None
+        if e.is_positive:
+            inner = _pole_orders(base)
+            return None if inner is None else {p: o * e for p, o in inner.items()}
+        if _bounded_below(base):
+            return {}
+        if not base.is_polynomial(x):
+            return None
+        poly = sympy.Poly(base, x)
+        if not poly.free_symbols_in_domain == set() or poly.is_zero:
+            return None
+        out = {}
+        for root in poly.real_roots():
+            out[root] = out.get(root, 0) + (-e)
+        return out
+    if isinstance(expr, sympy.log):
+        arg = expr.args[0]
+        if arg.is_polynomial(x) or _bounded_below(arg):
+            return {}
+        return None
+    if isinstance(expr, _FINITE):
+        inner = [_pole_orders(arg) for arg in expr.args]
+        return {} if all(part == {} for part in inner) else None
+    return None
 
 
 def _check_singularities(act, piece, n_factors: int) -> str:

@@ -26,7 +26,7 @@ CLOSED_FORM = {"relu", "abs", "step", "sign", "identity", "hard_tanh", "gelu", "
                "sin", "cos", "exp", "leaky_relu(1/10)", "monomial(3)", "hermite(3)", "shaped_relu(1, -1, 16)"}
 QS = [sympy.Integer(1), sympy.Rational(5, 2)]
 
-MC_SAMPLES = 1 << 20
+MC_SAMPLES = 1 << 18
 _rng = np.random.default_rng(20241123)
 MC_Z = _rng.standard_normal(MC_SAMPLES)
 
