@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 import sympy
@@ -40,7 +40,8 @@ import sympy
 from . import _sde_derivation as _d
 from ._sde_derivation import COVARIANCE, EPS, RHO, V11, V12, V22
 from .activations import Activation, activation, exact_number, x
-from .errors import DomainError
+from ._hermite_exact import time_limit
+from .errors import ConvergenceError, DomainError
 
 __all__ = [
     "RHO", "V11", "V12", "V22", "WIDTH", "C_PLUS", "C_MINUS", "PHI2", "PHI3",
@@ -56,8 +57,9 @@ WIDTH = sympy.Symbol("n", positive=True)
 C_PLUS, C_MINUS = sympy.symbols("c_+ c_-", real=True)
 #: phi''(0) and phi'''(0) of a generic smooth shaping.
 PHI2, PHI3 = sympy.symbols("phi''(0) phi'''(0)", real=True)
-_A = sympy.Symbol("a", positive=True)
 _WEIGHT_VARIANCES = ("normalized", "unit")
+#: Time bound (seconds) on the series expansion of a user activation in 1/sqrt(n).
+SERIES_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -179,10 +181,10 @@ def _width_to_epsilon(act: Activation, width: sympy.Symbol) -> sympy.Expr:
     return act.expr.subs(width, 1 / EPS**2)
 
 
-def _weight_variance_series(second_moment: sympy.Expr, convention: str) -> tuple[sympy.Expr, sympy.Expr]:
+def _weight_variance(second_moment: sympy.Expr, convention: str) -> sympy.Expr:
     if convention not in _WEIGHT_VARIANCES:
         raise DomainError(f"weight_variance must be one of {_WEIGHT_VARIANCES}, got {convention!r}")
-    return (1 / second_moment, sympy.Integer(1)) if convention == "normalized" else (sympy.Integer(1), second_moment)
+    return 1 / second_moment if convention == "normalized" else sympy.Integer(1)
 
 
 def _check_shaped(series: Sequence[Sequence[sympy.Expr]], act: Activation) -> None:
@@ -202,7 +204,7 @@ def _homogeneous_route(act: Activation, slopes, convention: str):
     m = {(i, j): _d.homogeneous_moment(s_plus, s_minus, i, j)
          for (i, j) in ((1, 1), (2, 0), (0, 2), (4, 0), (3, 1), (2, 2), (1, 3), (0, 4))}
     second = sympy.factor(m[(2, 0)])
-    c, _ = _weight_variance_series(second, convention)
+    c = _weight_variance(second, convention)
     # Positive homogeneity: E[phi(u)^i phi(v)^j] = V11^(i/2) V22^(j/2) m_ij(rho).
     scale = {(i, j): V11 ** sympy.Rational(i, 2) * V22 ** sympy.Rational(j, 2) for (i, j) in m}
     mean = [c * second * V11, c * m[(1, 1)] * sympy.sqrt(V11 * V22), c * second * V22]
@@ -230,7 +232,10 @@ def _polynomial_route(act: Activation, convention: str):
     """Taylor series of sigma in epsilon (each coefficient a polynomial in x) and Isserlis."""
     expr = act.expr
     try:
-        coeffs = _d.series_coefficients(expr, 2)
+        with time_limit(SERIES_SECONDS):
+            coeffs = _d.series_coefficients(expr, 2)
+    except TimeoutError as exc:
+        raise ConvergenceError(f"{act.name}: the series in 1/sqrt(n) took over {SERIES_SECONDS} s") from exc
     except Exception as exc:  # sympy raises several types when no series exists
         raise DomainError(f"{act.name}: no series in 1/sqrt(n) around the identity ({exc})") from exc
     for k, q in enumerate(coeffs):
@@ -249,7 +254,7 @@ def _polynomial_route(act: Activation, convention: str):
         return _d.polynomial_expectation(trunc, u, v)
 
     second = sympy.expand(expect(su * su).subs({V11: 1, V12: 1, V22: 1}))
-    c, _ = _weight_variance_series(second, convention)
+    c = _weight_variance(second, convention)
     mean = [c * expect(su * su), c * expect(su * sv), c * expect(sv * sv)]
     mean_series = tuple(tuple(_d.taylor_coefficients(e, 2)) for e in mean)
     sides = {0: su * su, 1: su * sv, 2: sv * sv}
@@ -425,19 +430,12 @@ def smooth_shaped(phi: Any, a: Any = 1, n: Any = WIDTH) -> Activation:
     if n.is_number and not n > 0:
         raise DomainError(f"smooth shaping needs a positive width n, got {n}")
     value, slope, _, _ = _phi_derivatives(phi)
-    if not _is_zero(value):
+    if not _d.is_zero(value):
         raise DomainError(f"smooth shaping needs phi(0) = 0, but phi(0) = {value} for {phi.name}")
-    if not _is_zero(slope - 1):
+    if not _d.is_zero(slope - 1):
         raise DomainError(f"smooth shaping needs phi'(0) = 1, but phi'(0) = {slope} for {phi.name}")
     s = a * sympy.sqrt(n)
     return Activation(s * phi.expr.subs(x, x / s), name=f"shaped[{phi.name}](a={a}, n={n})")
-
-
-def _is_zero(expr: sympy.Expr) -> bool:
-    expr = sympy.simplify(expr)
-    if expr.is_zero is not None:
-        return bool(expr.is_zero)
-    return bool(expr.equals(0))
 
 
 def smooth_sde(phi: Any = None, a: Any = 1, *, weight_variance: str = "normalized") -> NeuralCovarianceSDE:
@@ -456,8 +454,14 @@ def smooth_sde(phi: Any = None, a: Any = 1, *, weight_variance: str = "normalize
         phi = Activation(x + PHI2 * x**2 / 2 + PHI3 * x**3 / 6, name="phi")
     phi = activation(phi)
     a = exact_number(a)
-    sde = derive_sde(smooth_shaped(phi, a, WIDTH), weight_variance=weight_variance)
     _, _, p2, p3 = _phi_derivatives(phi)
+    try:
+        sde = derive_sde(smooth_shaped(phi, a, WIDTH), weight_variance=weight_variance)
+    except ConvergenceError:
+        # Fallback: the drift and covariation depend on phi only through its cubic Taylor
+        # polynomial at 0 (higher terms enter at O(n^-3/2)), whose coefficients are cheap.
+        cubic = Activation(x + p2 * x**2 / 2 + p3 * x**3 / 6, name=f"taylor3[{phi.name}]")
+        sde = derive_sde(smooth_shaped(cubic, a, WIDTH), weight_variance=weight_variance)
     beta = sympy.Rational(3, 4) * p2**2 + p3
     kappa = 1 if weight_variance == "normalized" else 0
     claimed = [
@@ -505,7 +509,8 @@ class NormStability:
     deterministic_blowup_time: sympy.Expr
     steps: tuple[tuple[str, str], ...]
 
-    V0: sympy.Symbol = sympy.Symbol("V_0", positive=True)
+    #: The initial norm symbol of ``explosion_probability``.
+    V0: ClassVar[sympy.Symbol] = sympy.Symbol("V_0", positive=True)
 
     def probability(self, v0: Any) -> sympy.Expr:
         """P(the norm explodes in finite time | V_0 = v0), exact.
