@@ -137,6 +137,8 @@ def exact_expectation(factors: Any, q: Any = 1, shift: Any = 0, z_power: int = 0
 # -- validation --------------------------------------------------------------------------
 
 def _check_q(q: Any) -> sympy.Expr:
+    if isinstance(q, mpmath.mpf) and mpmath.isfinite(q):
+        q = sympy.Integer(int(q.man)) * sympy.Integer(2) ** int(q.exp)  # the binary value, exactly
     try:
         value = exact_number(q)
     except DomainError as exc:
@@ -223,15 +225,17 @@ def _recognize_rational(expr, dps):
     E[selu] = 0 and E[selu^2] = 1 such cases)."""
     if expr.free_symbols or expr.is_Rational:
         return expr
-    digits = 2 * dps + 20
-    try:
-        value = to_mpf(expr, digits)
-    except (ValueError, TypeError):
-        return expr
-    with mpmath.workdps(digits):
-        candidate = Fraction(str(mpmath.nstr(value, digits))).limit_denominator(1000)
-        if abs(value - mpmath.mpf(candidate.numerator) / candidate.denominator) > mpmath.mpf(10) ** (-digits + 5):
+    candidate = None
+    for digits in (dps + GUARD_DIGITS, 2 * dps + 20):  # a cheap screen, then a sharp one
+        try:
+            value = to_mpf(expr, digits)
+        except (ValueError, TypeError):
             return expr
+        with mpmath.workdps(digits):
+            if candidate is None:
+                candidate = Fraction(str(mpmath.nstr(value, digits))).limit_denominator(1000)
+            if abs(value - mpmath.mpf(candidate.numerator) / candidate.denominator) > mpmath.mpf(10) ** (-digits + 5):
+                return expr
     rational = sympy.Rational(candidate.numerator, candidate.denominator)
     if sympy.cancel(expr - rational) == 0:  # fast: a rational identity in the transcendental constants
         return rational
