@@ -20,6 +20,24 @@ Two exact routes: shaped ReLU (s_+ max(x,0) + s_- min(x,0), s = 1 + c/sqrt(n)) t
 orthant moments in polar coordinates, and smooth shaping s phi(x/s), s = a sqrt(n), through a
 Taylor series of the activation and Gaussian polynomial moments.
 
+Which norm: V^{aa}_l = (c/n) |sigma(h^a_l)|^2, the conditional variance of layer l+1 (V_0 is the
+input kernel, i.e. the covariance of the first layer's preactivations). For the shaped ReLU
+with c = 1/E[sigma(z)^2] = 2/(s_+^2 + s_-^2), log V_d is exactly a sum of d i.i.d. terms, so
+log V_T is Gaussian in the limit with mean log V_0 - T and variance 2T; the preactivation norm
+|h_d|^2/n differs from V_{d-1} by one chi-square factor (O(1/n) in mean and variance). With any
+other weight variance (e.g. c = 2) the norm drifts by O(sqrt(n) T) unless c_+ + c_- = 0.
+
+Main entry points: :func:`shaped_relu_sde`, :func:`smooth_sde`, :func:`derive_sde` (symbolic,
+with ``.claims`` comparing MATH.md's formulas and ``.latex()``), :func:`norm_stability`,
+:func:`simulate_sde` (Fisher-z coordinates, see there), :func:`sample_shaped_relu_networks`
+(exact Gram-space sampling of finite networks) and :func:`crosscheck_shaped_relu` (the report).
+
+Known finite-width biases of the limiting SDE, both derived here: the exact width-n correlation
+map of the shaped ReLU is rho + f_n nu(rho)/n with f_n = 2/(s_+^2 + s_-^2) = 1 - (c_+ + c_-)/sqrt(n)
++ O(1/n) (an O(1/sqrt n) drift bias, :func:`finite_width_sde`), and the per-layer variance of
+log V is (2 + 3 (s_+^2 - s_-^2)^2/(s_+^2 + s_-^2)^2)/n, an O((c_+ - c_-)^2/n) relative excess
+(:func:`finite_width_log_norm_law`); the O(1/sqrt n) correction of the covariation vanishes.
+
 >>> sde = shaped_relu_sde()
 >>> sde.correlation_drift
 rho*(rho - 1)*(rho + 1)/2 - (c_+ - c_-)**2*(rho*acos(rho) - sqrt(1 - rho**2))/(2*pi)
@@ -337,7 +355,7 @@ def _steps(act, family, convention, c, mean_series, covariation, mean_part, ito_
     steps = [("Activation", rf"\sigma_n(x) = {act.latex()}, \quad {eps}, \quad t = \ell / n")]
     if family == "shaped-relu":
         m = details["moments"]
-        kernel = L(m[(1, 1)])
+        kernel = L(m[(1, 1)].subs(EPS, sympy.Symbol("varepsilon")))
         steps.append(("Exact dual kernel (orthant moments, unit variances)",
                       rf"\mathbb{{E}}[\sigma(u)\sigma(v)] = {kernel}"))
     else:
@@ -348,7 +366,7 @@ def _steps(act, family, convention, c, mean_series, covariation, mean_part, ito_
     steps.append(("Weight variance", rf"{weight} = {L(sympy.series(c, EPS, 0, 3).removeO())} + O(\varepsilon^3)"))
     names = ["V^{11}", "V^{12}", "V^{22}"]
     for name, row in zip(names, mean_series):
-        steps.append((f"Mean map of {name} (order 0, 1, 2 in epsilon)",
+        steps.append((f"Mean map of {name.replace('^', '').replace('{', '').replace('}', '')} (orders 0, 1, 2 in epsilon)",
                       rf"\mathbb{{E}}[{name}_{{\ell+1}} \mid V_\ell] = {L(row[0])} + {L(row[1])}\,\varepsilon + "
                       rf"\left({L(row[2])}\right)\varepsilon^2 + O(\varepsilon^3)"))
     steps.append(("Conditional covariance at order 1/n (entries V11, V12, V22)",
