@@ -329,6 +329,18 @@ def _tidy(expr: sympy.Expr) -> sympy.Expr:
 
 
 def _real_exponentials(expr: sympy.Expr) -> sympy.Expr:
+    """exp(a + i b) -> e^a (cos b + i sin b); erf/erfc of i b -> erfi, so imaginary parts cancel."""
+    def imaginary(e):
+        return isinstance(e, (sympy.erf, sympy.erfc)) and e.args[0].has(sympy.I) and \
+            sympy.expand(e.args[0]).as_real_imag()[0] == 0
+
+    def to_erfi(e):
+        b = sympy.expand(e.args[0]).as_real_imag()[1]
+        value = sympy.I * sympy.erfi(b)
+        return value if isinstance(e, sympy.erf) else 1 - value
+
+    expr = expr.replace(imaginary, to_erfi)
+
     def split(arg):
         re, im = sympy.expand(arg).as_real_imag()
         return sympy.exp(re) * (sympy.cos(im) + sympy.I * sympy.sin(im))

@@ -2,8 +2,8 @@
 
 Independent references used here: textbook closed forms (E[relu] = 1/sqrt(2 pi), the
 arcsine law E[erf^2] = (2/pi) asin(2/3), E[e^{a z}] = e^{a^2/2}, ...), Stein's identity
-E[sigma(sqrt(q) z) He_n(z)] = q^(n/2) E[sigma^(n)(sqrt(q) z)], scipy's bivariate normal CDF,
-and mpmath quadrature written out in the test itself.
+E[sigma(sqrt(q) z) He_n(z)] = q^(n/2) E[sigma^(n)(sqrt(q) z)], a direct one-dimensional
+integral for the bivariate normal CDF, and mpmath quadrature written out in the test itself.
 """
 
 from __future__ import annotations
@@ -145,6 +145,21 @@ def test_gelu_squared_smoothing_differentiates_through_bivariate_cdf():
         assert abs(mpmath.mpf(str(sympy.N(d1, 30))) - numeric) < 1e-25
 
 
+@pytest.mark.parametrize("act", [zoo.relu, zoo.step, zoo.gelu, zoo.elu()], ids=lambda a: a.name)
+def test_derivatives_of_smoothing_equal_smoothed_derivatives(act):
+    """d^n/dt^n E[sigma(sqrt(q) z + t)] = E[sigma^(n)(sqrt(q) z + t)] (deltas included), q, t symbolic."""
+    w = exact_expectation(act, q=q_sym, shift=t_sym)
+    point = {t_sym: sympy.Rational(3, 7), q_sym: sympy.Rational(5, 3)}
+    for n in (1, 2, 3):
+        smoothed = exact_expectation(act.derivative(n), q=q_sym, shift=t_sym)
+        assert abs(sympy.N((sympy.diff(w, t_sym, n) - smoothed).subs(point), 30)) < 1e-25, (act.name, n)
+
+
+def test_complex_intermediate_forms_come_back_real():
+    assert is_zero(exact_expectation([zoo.sin, zoo.relu], q=q_sym) - q_sym * sympy.exp(-q_sym / 2) / 2)
+    assert not exact_expectation([zoo.cos, zoo.relu], q=q_sym).has(sympy.I)
+
+
 def test_exact_expectation_is_fast_for_smoothing():
     start = time.perf_counter()
     for act in (zoo.relu, zoo.step, zoo.gelu, zoo.erf, zoo.elu(), zoo.hard_tanh, zoo.sin):
@@ -260,6 +275,11 @@ def test_certified_encloses_the_exact_value_and_agrees_with_quadrature():
     cert = gaussian_moment(zoo.tanh, 2, method="certified", dps=30)
     numeric = gaussian_moment(zoo.tanh, 2, method="numeric", dps=30)
     assert abs(cert.value - numeric.value) <= cert.error + numeric.error
+
+
+def test_certified_refuses_what_it_cannot_bound():
+    with pytest.raises(DomainError, match="certified"):
+        gaussian_moment(Activation(sympy.exp(x**2 / 5)), 2, method="certified")
 
 
 def test_results_are_cached():
