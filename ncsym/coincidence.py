@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Callable, Iterable, Sequence
 
 import mpmath
@@ -555,9 +555,9 @@ def _iterated(act: Any, n: int, depth: int, dps: int | None) -> tuple[Result, ..
     float64 iteration; its error is an estimate, not a bound: ``_FLOAT_STEP_ERROR`` per
     evaluation of C, carried through the layers with the slope C'(|r|) (the method says so).
     """
-    from .propagation import correlation_map
+    from .activations import activation
 
-    cmap = correlation_map(act) if dps is None else correlation_map(act, dps=dps)
+    cmap = _correlation_map(activation(act), dps)
     if dps is not None:
         return tuple(cmap.iterate(sympy.Rational(n - h, n), depth, dps=dps)[-1] for h in range(2 * n + 1))
     rho0 = 1 - np.arange(2 * n + 1) / n
@@ -572,6 +572,14 @@ def _iterated(act: Any, n: int, depth: int, dps: int | None) -> tuple[Result, ..
     final[0], error[0] = 1.0, 0.0
     return tuple(Result.from_numeric(v, e, label=f"rho_{depth}", method="float64 iteration of C; error estimated",
                                      dps=15) for v, e in zip(final, error))
+
+
+@lru_cache(maxsize=32)
+def _correlation_map(act: Any, dps: int | None) -> Any:
+    """One correlation map per activation, reused across depths and n (its setup can take seconds)."""
+    from .propagation import correlation_map
+
+    return correlation_map(act) if dps is None else correlation_map(act, dps=dps)
 
 
 #: Error allowed per float64 evaluation of the correlation map (estimate, see _iterated).
