@@ -140,7 +140,7 @@ def _check_q(q: Any) -> sympy.Expr:
     if isinstance(q, mpmath.mpf) and mpmath.isfinite(q):
         q = sympy.Integer(int(q.man)) * sympy.Integer(2) ** int(q.exp)  # the binary value, exactly
     try:
-        value = exact_number(q)
+        value = _exact_float(exact_number(q))
     except DomainError as exc:
         raise DomainError(f"q must be a positive number or a positive symbol: {exc}") from None
     if value.has(sympy.nan) or value.has(sympy.zoo):
@@ -156,9 +156,19 @@ def _check_q(q: Any) -> sympy.Expr:
     return value
 
 
+def _exact_float(value: sympy.Expr) -> sympy.Expr:
+    """A sympy Float read as the decimal it prints (like exact_number reads a Python float), so
+    the exact engine never carries binary floats into a closed form."""
+    if isinstance(value, sympy.Float):
+        return sympy.Rational(str(value)) if value.is_finite else value
+    if value.has(sympy.Float):
+        return value.xreplace({f: sympy.Rational(str(f)) for f in value.atoms(sympy.Float) if f.is_finite})
+    return value
+
+
 def _check_shift(shift: Any) -> sympy.Expr:
     try:
-        value = exact_number(shift)
+        value = _exact_float(exact_number(shift))
     except DomainError as exc:
         raise DomainError(f"shift must be a real number or a real symbol: {exc}") from None
     if value.is_real is not True or value.is_finite is False:

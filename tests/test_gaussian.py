@@ -117,6 +117,12 @@ def test_closed_forms_at_symbolic_and_rational_q(name, compute, reference, q):
     assert is_zero(result.exact - reference(q)), f"{name} at q={q}: {result.exact}"
 
 
+@pytest.mark.parametrize("q", [2.5, sympy.Float("2.5", 30), mpmath.mpf("2.5"), np.float64(2.5)],
+                         ids=["float", "sympy-Float", "mpf", "numpy"])
+def test_numeric_q_types_are_read_exactly(q):
+    assert gaussian_mean(zoo.relu, q).exact == sympy.sqrt(5) / (2 * sympy.sqrt(pi))
+
+
 def test_symbolic_q_result_specializes_to_numeric_q():
     general = gaussian_moment(zoo.gelu, 2, q_sym).exact
     for q in (sympy.Rational(5, 2), sympy.Integer(1)):
