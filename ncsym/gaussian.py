@@ -26,10 +26,9 @@ q/2
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 import mpmath
 import sympy
