@@ -256,10 +256,10 @@ def _label(acts, q, shift, power) -> str:
     inner = "sqrt(q) z" if q != 1 else "z"
     if shift != 0:
         inner += f" + {shift}"
-    body = " ".join(f"{a.name}" for a in acts) or "1"
-    weight = "" if power == 0 else ("z " if power == 1 else f"z^{power} ")
+    weight = [] if power == 0 else (["z"] if power == 1 else [f"z^{power}"])
+    body = " ".join(weight + [a.name for a in acts]) or "1"
     at = f" at q = {q}" if q != 1 else ""
-    return f"E[{weight}{body}]({inner}){at}"
+    return f"E[{body}]({inner}){at}" if acts else f"E[{body}]{at}"
 
 
 def _check_distributions(acts) -> None:
