@@ -509,8 +509,9 @@ def _finite_on(piece) -> bool:
         expr = expr.subs(x, piece.lo + y)
     elif piece.hi.is_finite:
         expr = expr.subs(x, piece.hi - y)
+    variable = y if (piece.lo.is_finite or piece.hi.is_finite) else x
     for node in sympy.preorder_traversal(expr):
-        if node.is_Atom or node.is_Add or node.is_Mul:
+        if node.is_Atom or node.is_Add or node.is_Mul or not node.has(variable):
             continue
         if node.is_Pow:
             base, e = node.args

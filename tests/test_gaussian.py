@@ -123,6 +123,14 @@ def test_numeric_q_types_are_read_exactly(q):
     assert gaussian_mean(zoo.relu, q).exact == sympy.sqrt(5) / (2 * sympy.sqrt(pi))
 
 
+def test_shaped_relu_with_symbolic_width():
+    # s_+- = 1 +- 1/sqrt(n): E[sigma^2] = (s_+^2 + s_-^2)/2, E[sigma(sqrt q z)] = (s_+ - s_-) sqrt(q/(2 pi))
+    n = sympy.Symbol("n", positive=True)
+    act = zoo.shaped_relu(1, -1, n)
+    assert is_zero(gaussian_moment(act, 2).exact - (1 + 1 / n))
+    assert is_zero(gaussian_mean(act, q_sym).exact - 2 / sympy.sqrt(n) * sympy.sqrt(q_sym / (2 * pi)))
+
+
 def test_symbolic_q_result_specializes_to_numeric_q():
     general = gaussian_moment(zoo.gelu, 2, q_sym).exact
     for q in (sympy.Rational(5, 2), sympy.Integer(1)):
