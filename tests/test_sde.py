@@ -22,7 +22,8 @@ from ncsym.activations import Activation, x
 from ncsym.errors import DomainError
 from ncsym.sde import (
     C_MINUS, C_PLUS, PHI2, PHI3, RHO, V11, V12, V22, WIDTH, derive_sde, finite_width_log_norm_law,
-    finite_width_sde, ks_two_sample, norm_stability, sample_shaped_relu_networks, shaped_relu_sde,
+    finite_width_sde, ks_two_sample, norm_stability, sample_shaped_relu_networks, sample_smooth_shaped_networks,
+    shaped_relu_sde,
     simulate_norm_explosion, simulate_sde, smooth_sde, smooth_shaped,
 )
 
@@ -321,6 +322,35 @@ def test_small_network_against_sde(relu_sde):
     assert abs(mean + 1.0 + mu2_excess / 2) < 2 / n and abs(var - 2.0 - mu2_excess) < 4 / n
     _, p = ks_two_sample(net.rho, sde_fw)
     assert p > 1e-4
+
+
+def _sd_standard_error(sample: np.ndarray) -> float:
+    """Delta-method standard error of the sample standard deviation (uses the 4th moment)."""
+    centred = sample - sample.mean()
+    var = centred.var()
+    return math.sqrt(max(np.mean(centred**4) - var**2, 0.0) / sample.size) / (2 * math.sqrt(var))
+
+
+def test_smooth_tanh_networks_against_sde():
+    """s tanh(x/s), s = sqrt(n), n = d = 32 from V_0 = diag(2, 1/2) (the drift depends on V).
+
+    By parity the O(1/sqrt n) corrections of drift and covariation vanish (checked
+    symbolically below), so the tolerance is 5 combined SE plus an O(1/n) allowance 3/n.
+    """
+    sde = smooth_sde("tanh")
+    assert sde.covariation_correction == sympy.zeros(3, 3)
+    n = depth = 32
+    v0 = (2.0, 0.5)
+    net = sample_smooth_shaped_networks("tanh", 1.0, n, depth, 0.3, 1500, seed=41, v0=v0)
+    paths = simulate_sde(sde, 0.3, depth / n, n_steps=256, n_paths=20000, seed=42, v0=v0)
+    for sample, reference in ((net.rho, paths.rho[:, 0]), (net.log_norms[:, 0], paths.log_norms[:, 0, 0]),
+                              (net.log_norms[:, 1], paths.log_norms[:, 0, 1])):
+        se = math.hypot(sample.std() / math.sqrt(sample.size), reference.std() / math.sqrt(reference.size))
+        assert abs(sample.mean() - reference.mean()) < 5 * se + 3 / n
+        se_sd = math.hypot(_sd_standard_error(sample), _sd_standard_error(reference))
+        assert abs(sample.std() - reference.std()) < 5 * se_sd + 3 / n
+    # the norm's mean moves (towards V = 1 under c = 1/E[sigma^2]): the drift is really exercised
+    assert net.log_norms[:, 0].mean() < math.log(2.0) - 0.3
 
 
 def test_finite_width_log_norm_law_against_chi_square():
