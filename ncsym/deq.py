@@ -57,9 +57,11 @@ import sympy
 
 from .activations import Activation, activation, exact_number, x as _x
 from .errors import ConvergenceError, DomainError, NcsymError, NoClosedFormError
-from .kernels import dual_kernel, kernel_matrix, rho as _rho
 from .results import GUARD_DIGITS, Result, working_dps
 from .sampler import Estimate, StreamingMoments, block_generator, root_seed
+
+# ncsym.kernels is imported where it is used, so this module (and the sampler half of it)
+# imports even where the kernel layer is absent or still changing.
 
 __all__ = [
     "ContractionWarning", "DEQNonConvergenceWarning", "ContractionCheck", "DEQKernel", "DEQStatistics",
@@ -371,6 +373,8 @@ def deq_kernel(act: Any, X: Any, *, sigma_w2: Any, sigma_u2: Any, tol: float = 1
         if strict:
             raise DomainError(message)
         warnings.warn(message, ContractionWarning, stacklevel=2)
+    from .kernels import kernel_matrix
+
     w_float, u_float = float(w), float(u)
     K0 = data @ data.T / data.shape[1]
     K = u_float * K0
@@ -405,6 +409,8 @@ def deq_kernel(act: Any, X: Any, *, sigma_w2: Any, sigma_u2: Any, tol: float = 1
 
 @lru_cache(maxsize=64)
 def _mp_kernel_function(act: Activation) -> Callable:
+    from .kernels import dual_kernel, rho as _rho
+
     q1, q2 = sympy.symbols("q1 q2", positive=True)
     form = dual_kernel(act, q1=q1, q2=q2).closed_form
     if form is None:

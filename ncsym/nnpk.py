@@ -42,8 +42,6 @@ import numpy as np
 from .activations import Activation, activation
 from .deq import relative_frobenius_error
 from .errors import DomainError
-from .kernels import kernel_matrix
-from .propagation import nngp_kernel
 from .sampler import (Estimate, MLPSpec, StreamingMoments, as_inputs, default_block_size, iter_preactivations,
                       numpy_activation)
 
@@ -88,6 +86,9 @@ def nnpk_limit(spec: MLPSpec, X: Any, *, act: Any = None) -> np.ndarray:
     symbolic = _symbolic_activation(spec, act)
     if symbolic is None:
         raise DomainError("the limit needs a symbolic activation: build the spec with an ncsym Activation or pass act=")
+    from .kernels import kernel_matrix      # imported here so the estimator works without the kernel layer
+    from .propagation import nngp_kernel
+
     data = np.asarray(as_inputs(spec, X), dtype=float)
     w, b = spec.sigma_w2, spec.sigma_b2
     if spec.residual_scale is None:
