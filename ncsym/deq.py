@@ -184,7 +184,7 @@ def _numeric_sup(act: Activation, derivative: Activation, lo: sympy.Expr, hi: sy
 class ContractionCheck:
     """Whether ``K <- sigma_w2 V_phi(K) + sigma_u2 K0`` is a contraction (Bures metric).
 
-    ``rate = sigma_w * L`` bounds the contraction factor; ``holds`` is True when
+    ``rate = sigma_w (L + error of L)`` bounds the contraction factor; ``holds`` is True when
     ``sigma_w2 L^2 < 1`` (decided exactly when L is exact, else with a margin of L's error
     bound), False when it fails or L is infinite, None when L's estimate is too close to
     decide. ``reason`` says why in words.
@@ -220,7 +220,8 @@ def contraction_check(act: Any, sigma_w2: Any, *, lipschitz: Any = None) -> Cont
             constant = lipschitz_constant(act)
         except DomainError as error:
             return ContractionCheck(float(w), None, math.inf, False, f"no contraction certificate: {error}")
-    rate = math.sqrt(float(w)) * float(constant.value)
+    # an upper bound on the contraction factor: L's error counts against us
+    rate = math.sqrt(float(w)) * (float(constant.value) + float(constant.error))
     if constant.is_exact:
         product = sympy.nsimplify(w * constant.exact**2)
         holds = bool(product < 1)
@@ -434,7 +435,7 @@ def _mp_fixed_point(act: Activation, data: np.ndarray, w: sympy.Expr, u: sympy.E
             for b in range(P):
                 K0[a, b] = mpmath.fsum(rows[a][k] * rows[b][k] for k in range(d)) / d
         K = mpmath.matrix(start.tolist())
-        rate = mpmath.sqrt(w_mp) * check.lipschitz.value
+        rate = mpmath.sqrt(w_mp) * (check.lipschitz.value + check.lipschitz.error)
         target = mpmath.mpf(10) ** (-dps) * max(K[a, a] for a in range(P))
         for _ in range(int(max_iter)):
             new = mpmath.matrix(P, P)
