@@ -109,7 +109,12 @@ def main() -> None:
         t_ncsym, result = time_ncsym(act, repeats)
         t_mp, mp_value = time_mpmath(act, repeats)
         t_sym, sym_note = time_sympy(act, seconds)
-        sym_ratio = f"{t_sym / t_ncsym:.1f}x" if t_sym is not None else f"> {seconds / t_ncsym:.0f}x"
+        if t_sym is not None:
+            sym_ratio = f"{t_sym / t_ncsym:.1f}x"
+        elif sym_note.startswith("no answer within"):
+            sym_ratio = f"> {seconds / t_ncsym:.0f}x"
+        else:
+            sym_ratio = "no ratio: it gave no answer"
         print(f"{name:6s} {t_ncsym:9.4f}s {result.method[:28]:28s} {t_mp:11.4f}s "
               f"{correct_digits(mp_value, result):>6s} {t_mp / t_ncsym:6.1f}x   {sym_note} ({sym_ratio})")
         shown = result.exact if result.exact is not None else mpmath.nstr(result.value, DPS)
