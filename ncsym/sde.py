@@ -775,7 +775,9 @@ def _numeric_model(sde: NeuralCovarianceSDE) -> _NumericModel:
 
 
 def _cap(increment: np.ndarray) -> np.ndarray:
-    return increment / np.maximum(1.0, np.abs(increment) / _MAX_DRIFT_STEP)
+    capped = increment / np.maximum(1.0, np.abs(increment) / _MAX_DRIFT_STEP)
+    # an overflowing drift (cosh^2 z far out, e^y on the way to an explosion) is a full capped step
+    return np.where(np.isinf(increment), np.sign(increment) * _MAX_DRIFT_STEP, capped)
 
 
 def _times(T: float, times: Any, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
