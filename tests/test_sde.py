@@ -243,6 +243,20 @@ def test_explosion_probability_by_simulation():
 # ------------------------------------------------------------------------------ simulator
 
 
+def test_simulator_noise_factorization_matches_wishart():
+    """The simulator's noise for (log V11, log V22, artanh rho) reproduces the Wishart covariation."""
+    coords = [sympy.log(V11), sympy.log(V22), sympy.atanh(V12 / sympy.sqrt(V11 * V22))]
+    wishart = sympy.Matrix(3, 3, lambda i, j: d.wishart_covariation(i, j))
+    grads = [sympy.Matrix([[sympy.diff(f, v) for v in d.COVARIANCE]]) for f in coords]
+    root = sympy.sqrt(1 - RHO**2)
+    L = sympy.Matrix([[1, root, RHO], [1, -root, RHO], [0, 0, 1]])  # columns: dB_1, dB_2, dB_3
+    target = L * L.T
+    for i in range(3):
+        for j in range(3):
+            rate = (grads[i] * wishart * grads[j].T)[0, 0]
+            assert sympy.simplify(d.at_correlation(rate) - target[i, j]) == 0, (i, j)
+
+
 def test_simulator_log_norm_is_exact_and_rho_in_range(relu_sde):
     sde = relu_sde.subs({C_PLUS: 1, C_MINUS: -1})
     paths = simulate_sde(sde, -0.9, 1.5, n_steps=300, n_paths=20000, seed=3, times=[0.5, 1.5])
