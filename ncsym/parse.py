@@ -281,17 +281,19 @@ def _rational_digits(expr: sympy.Expr) -> float:
     return sum(_digits(r) for r in expr.atoms(sympy.Rational))
 
 
-def _log10_abs(value: sympy.Expr) -> float | None:
-    """log10 |value| to a few digits; -inf for zero; None when it cannot be evaluated."""
+def _log10_parts(value: sympy.Expr) -> tuple[float, float] | None:
+    """log10 of |real part| and |imaginary part| to a few digits (-inf for a zero part);
+    None when sympy cannot evaluate the value to numbers."""
     approx = value.evalf(8)
-    magnitudes = []
+    sizes = []
     for part in approx.as_real_imag():
         if part.is_zero:
-            continue
-        if not isinstance(part, sympy.Float):
+            sizes.append(-math.inf)
+        elif isinstance(part, sympy.Float):
+            sizes.append(float(mpmath.log10(abs(mpmath.mpf(part._mpf_)))))
+        else:
             return None
-        magnitudes.append(float(mpmath.log10(abs(mpmath.mpf(part._mpf_)))))
-    return max(magnitudes) if magnitudes else -math.inf
+    return sizes[0], sizes[1]
 
 
 # -- values flowing through the parser -------------------------------------------------------
@@ -401,14 +403,22 @@ class _Parser:
                                  f"10^{MAX_LOG10})", position)
 
     def log10_abs(self, expr: sympy.Expr, position: int, what: str) -> float:
+        """log10 |expr| of a numeric expression, refusing complex values.
+
+        A complex constant is refused at once: later comparisons would make sympy expand
+        powers of it multinomially (is_comparable calls as_real_imag), without a time bound.
+        """
         try:
-            size = _log10_abs(expr)
+            parts = _log10_parts(expr)
         except Exception as exc:  # evaluation failures are the input's problem
-            raise self.error(f"cannot evaluate {what} {sympy.sstr(expr)[:80]} ({type(exc).__name__})",
-                             position) from None
-        if size is None:
-            raise self.error(f"cannot bound the size of {what} {sympy.sstr(expr)[:80]}", position)
-        return size
+            raise self.error(f"cannot evaluate {what} ({type(exc).__name__})", position) from None
+        if parts is None:
+            raise self.error(f"cannot bound the size of {what}", position)
+        real, imaginary = parts
+        if imaginary > -math.inf and imaginary > real - 10:
+            raise self.error(f"{what} is not real (roots and logarithms of negative numbers are "
+                             "complex)", position)
+        return max(real, imaginary)
 
     # -- grammar ----------------------------------------------------------------------------
     def parse(self, power: int = 0) -> _Value:
