@@ -1169,7 +1169,10 @@ class SDECrosscheck:
 
 
 def _latex_text(text: str) -> str:
-    return text.replace("_", r"\_").replace("rho", r"$\rho$").replace("log V", r"$\log V$")
+    for plain, math_mode in (("rho_T", r"$\rho_T$"), ("log V_T", r"$\log V_T$"), ("-T", "$-T$"), ("2T", "$2T$"),
+                             ("finite-n", "finite-$n$")):
+        text = text.replace(plain, math_mode)
+    return text
 
 
 
