@@ -381,3 +381,18 @@ def test_bad_input_elsewhere():
     other = coincidence_spec(np.tanh, 2, 5, 1, second_moment=TANH_M2)
     with pytest.raises(DomainError):
         count_all_negative(spec, sample_networks(other, 2))
+
+
+def test_example_script_runs(tmp_path):
+    pytest.importorskip("matplotlib")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "no_coincidence.py"
+    spec = importlib.util.spec_from_file_location("no_coincidence_example", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "figure.png"
+    assert module.main([str(out), "--n", "2", "--width", "16", "--depth", "2", "--networks", "20",
+                        "--max-depth", "3"]) == str(out)
+    assert out.stat().st_size > 10_000
