@@ -509,6 +509,11 @@ class _Parser:
                                  "piecewise, elu, selu); compare simpler expressions", position)
             self.count_condition(position)
             relation = self.build(position, f"the comparison {op}", _COMPARISONS[op], lhs, rhs)
+            if not relation.free_symbols and not isinstance(relation, sympy.logic.boolalg.BooleanAtom):
+                # sympy keeps an undecided constant comparison (erf(39054) >= 1) and can then
+                # loop without end while building the Piecewise around it
+                raise self.error(f"cannot decide the constant comparison {op}: the two sides are too "
+                                 "close to compare numerically", position)
             if left.kind == "cond" and left.chain is not None:
                 relation = self.build(position, "the chained comparison", sympy.And, left.obj, relation)
             return _Value("cond", relation, left.position, chain=rhs)
@@ -615,7 +620,11 @@ class _Parser:
             raise self.error(f"power too large: its exact value would need more than {MAX_DIGITS} "
                              "digits", position)
         if exponent.q != 1:
-            # sympy factors the radicand to pull out perfect powers; keep that cheap
+            # sympy factors the radicand, and for p/q powers also works with base**p and
+            # base**(q - p) exactly; keep both cheap
+            if digits * (abs(exponent.p) + exponent.q) > MAX_DIGITS:
+                raise self.error(f"fractional power of an exact number too costly to evaluate "
+                                 f"(digits x (|p| + q) above {MAX_DIGITS})", position)
             self.radicand_digits += digits
             if self.radicand_digits > MAX_RADICAND_DIGITS:
                 raise self.error(f"roots of exact numbers are limited to {MAX_RADICAND_DIGITS} "
