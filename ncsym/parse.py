@@ -36,7 +36,8 @@ sympy evaluates numbers eagerly (``9**9**9`` would be computed digit by digit), 
 bounded *before* sympy sees them: at most :data:`MAX_LENGTH` characters, :data:`MAX_TOKENS`
 tokens and :data:`MAX_NESTING` levels; exact numbers of about :data:`MAX_DIGITS` digits;
 numeric constants up to ``10**MAX_LOG10`` in size; constant arguments of exp-like functions up
-to :data:`MAX_ARGUMENT`; exponents on expressions in x up to :data:`MAX_EXPONENT`;
+to :data:`MAX_ARGUMENT` (zoo activations take no constant argument at all); exponents on
+expressions in x up to :data:`MAX_EXPONENT`;
 :data:`MAX_RADICAND_DIGITS` digits under roots in all (sympy factors radicands);
 :data:`MAX_CONDITIONS` comparisons and boolean operators; and :data:`MAX_SECONDS` of
 construction time. Comparisons may not involve piecewise-defined expressions, and the
@@ -83,7 +84,7 @@ MAX_NAME_LENGTH = 64
 MAX_DIGITS = 300
 #: Largest magnitude of a numeric constant, as a power of ten (|c| <= 10**MAX_LOG10).
 MAX_LOG10 = 1000
-#: Largest |argument| of exp, sinh, cosh and the zoo functions when the argument is a number.
+#: Largest |argument| of exp, sinh, cosh and phi when the argument is a number.
 MAX_ARGUMENT = 1000
 #: Largest |exponent| on an expression in x, and largest monomial degree.
 MAX_EXPONENT = 1000
@@ -747,6 +748,11 @@ def _zoo(name: str) -> Callable:
 
     def build(parser: _Parser, args: Sequence[sympy.Expr], position: int) -> sympy.Expr:
         argument, params = args[0], list(args[1:])
+        if not argument.free_symbols:
+            # the zoo's exact constants (selu's, gelu_tanh's) swell into constant expressions
+            # that sympy compares only very slowly; an activation at a constant is a number anyway
+            raise parser.error(f"{name} needs an argument that depends on x (a zoo activation at a "
+                               "constant is not supported)", position)
         for k, p in enumerate(params):
             parser.constant(p, f"parameter {k + 1} of {name}", position)
         if name in ("monomial", "hermite"):
@@ -804,7 +810,7 @@ def _functions() -> dict[str, _Function]:
         "shaped_relu": (4, 4, "shaped_relu(u, c_plus, c_minus, n)"),
     }
     for name, (low, high, signature) in zoo_functions.items():
-        add(name, low, high, signature, _zoo(name), grows=True)
+        add(name, low, high, signature, _zoo(name))
     return table
 
 
