@@ -27,8 +27,8 @@ near rho = +-1; the truncated Mehler series is within 1e-16 of that scale plus H
 rho/4 + (rho*asin(rho) + sqrt(1 - rho**2))/(2*pi)
 >>> k(0.5)
 0.3044988905221...
->>> k(sympy.Rational(1, 2))
-1/8 + (sqrt(3)/2 + pi/12)/(2*pi)
+>>> k(sympy.Integer(1)), k(sympy.Integer(0))
+(1/2, 1/(2*pi))
 """
 
 from __future__ import annotations
