@@ -288,7 +288,8 @@ def quadrature_coefficients(act: Activation, n_max: int, q: sympy.Expr, dps: int
             rho = ratio + math.sqrt(1 + ratio * ratio)
             height = min(0.8 * strip_z, 2.0)
             growth_digits = height * math.sqrt(n_max + 1) / math.log(10)
-            m = int(math.ceil(node_scale * (digits + growth_digits) / (2 * math.log10(rho)))) + 4
+            accuracy_digits = target_digits + 6 + (extra_digits - 15)
+            m = int(math.ceil(node_scale * (accuracy_digits + growth_digits) / (2 * math.log10(rho)))) + 4
             m = min(max(m, 8), 400)
             m_fine = m + max(4, m // 3)
             intervals = _intervals(act, sqrt_q, length, half=symmetry is not None)
