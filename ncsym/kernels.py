@@ -427,8 +427,9 @@ def kernel_matrix(act: Any, cov: np.ndarray, *, derivative: bool = False) -> np.
 # -- helpers -------------------------------------------------------------------------------------
 
 def _mpf_to_rational(value: Any) -> sympy.Rational:
-    mantissa, exponent = mpmath.mpf(value).man_exp
-    return sympy.Integer(mantissa) * sympy.Integer(2) ** exponent
+    # man_exp drops the sign (mpf(-0.5).man_exp == (1, -1)); _mpf_ keeps it.
+    sign, mantissa, exponent, _ = mpmath.mpf(value)._mpf_
+    return (-1) ** sign * sympy.Integer(mantissa) * sympy.Integer(2) ** exponent
 
 
 def _product(a: Result, b: Result, label: str, dps: int) -> Result:

@@ -73,3 +73,13 @@ def test_bad_input_is_rejected(kwargs):
 
 def test_public_name():
     assert ncsym.crosscheck is crosscheck
+
+
+def test_negative_mp_correlations_keep_their_sign():
+    # Regression: an mpf rho was once read through man_exp, which drops the sign.
+    import mpmath
+
+    rho = -0.5
+    arc_cosine = (math.sqrt(1 - rho**2) + (math.pi - math.acos(rho)) * rho) / (2 * math.pi)
+    value = ncsym.dual_kernel("relu").evaluate(mpmath.mpf(rho)).value
+    assert float(value) == pytest.approx(arc_cosine, rel=1e-14)
