@@ -311,12 +311,12 @@ def quadrature_coefficients(act: Activation, n_max: int, q: sympy.Expr, dps: int
                 error = factor * (abs(fine[n] - coarse[n]) + rounding * (1 + magnitude[n])) + tail
                 values.append(value)
                 errors.append(error)
-                if value != 0:
-                    floor = max(abs(value), scale * mpmath.mpf(10) ** (-dps))
-                    lost = max(lost, float(mpmath.log10(magnitude[n] / floor + 1)))
-                # Relative accuracy 10^-dps, but coefficients below 10^-dps of the activation's
-                # scale (often exact zeros no symmetry revealed) get absolute 10^-2dps instead.
-                tolerance = max(abs(value), scale * mpmath.mpf(10) ** (-dps)) * mpmath.mpf(10) ** (-dps)
+                # Relative accuracy 10^-dps; coefficients below 10^-10 of the activation's scale
+                # (often exact zeros no symmetry revealed) get absolute 10^-(dps+10) instead.
+                floor = scale * mpmath.mpf(10) ** (-10)
+                if abs(value) > floor:
+                    lost = max(lost, float(mpmath.log10(magnitude[n] / abs(value) + 1)))
+                tolerance = max(abs(value), floor) * mpmath.mpf(10) ** (-dps)
                 if error > tolerance:
                     ok = False
         details.update(nodes=len(zs), order=m_fine, panel_width=float(width), length=float(length),

