@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import mpmath
@@ -58,10 +59,17 @@ class IndependenceCertificate:
     behaviour: str
     limit: Result | None
     approach: str
-    approach_constant: Result | None
     reason: str
     dps: int
     correlation_map: Any = field(compare=False, repr=False)
+
+    @cached_property
+    def approach_constant(self) -> Result | None:
+        """c in 1 - rho_l ~ c/l^2 when correlations creep to 1 with C'(1) = 1 (exact, from the
+        closed form; None otherwise). ReLU: 9 pi^2/2."""
+        if self.behaviour != "to 1" or sign_of(self.slope_at_one, 1) != 0:
+            return None
+        return _inverse_square_constant(self.correlation_map, self.dps)
 
     def gamma(self, rho0: Any) -> Result:
         """gamma = C(|rho_0|)/|rho_0|, the contraction factor of the bound |rho_l| <= gamma^l |rho_0|.
@@ -170,7 +178,6 @@ def independence(act: Any, *, dps: int | None = None) -> IndependenceCertificate
     a1 = C.first_hermite
     rate = C.slope_at_zero
     slope_one = C.slope_at_one
-    approach_constant = None
     if mean_zero is True and nonlinear is True:
         holds, behaviour = True, "decorrelates"
         limit = Result.from_exact(sympy.Integer(0), label="lim rho_l", method="zero-mean theorem", dps=dps)
@@ -190,8 +197,7 @@ def independence(act: Any, *, dps: int | None = None) -> IndependenceCertificate
             behaviour = "to 1"
             limit = Result.from_exact(sympy.Integer(1), label="lim rho_l", method="C'(1) <= 1", dps=dps)
             if sign_of(slope_one, 1) == 0:
-                approach = "1 - rho_l ~ c / l^2"
-                approach_constant = _inverse_square_constant(C, dps)
+                approach = "1 - rho_l ~ c / l^2 (c: approach_constant)"
             else:
                 approach = "1 - rho_l ~ const * C'(1)^l"
         reason = "E[sigma] != 0, so C(0) > 0 and correlations go to the smallest positive fixed point"
@@ -207,7 +213,7 @@ def independence(act: Any, *, dps: int | None = None) -> IndependenceCertificate
         activation=act, holds=holds, mean=mean, mean_is_zero=mean_zero, mean_argument=mean_argument,
         second_moment=second, nonlinear=nonlinear, nonlinear_witness=witness,
         nonlinear_argument=nonlinear_argument, a1=a1, rate=rate, slope_at_one=slope_one,
-        behaviour=behaviour, limit=limit, approach=approach, approach_constant=approach_constant,
+        behaviour=behaviour, limit=limit, approach=approach,
         reason=reason, dps=dps, correlation_map=C,
     )
 
@@ -282,9 +288,12 @@ def _inverse_square_constant(C: Any, dps: int) -> Result | None:
         return None
     t = sympy.Symbol("t", positive=True)
     try:
-        kappa = sympy.limit((form.subs(RHO, 1 - t**2) - 1 + t**2) / t**3, t, 0, "+")
-    except Exception:  # sympy's limit gives up on some forms
+        expansion = sympy.series(form.subs(RHO, 1 - t**2) - 1 + t**2, t, 0, 4).removeO()
+    except Exception:  # sympy's series gives up on some forms
         return None
+    if any(sympy.simplify(expansion.coeff(t, k)) != 0 for k in range(3)):
+        return None
+    kappa = sympy.simplify(expansion.coeff(t, 3))
     if not kappa.is_number or kappa.is_positive is not True or not kappa.is_finite:
         return None
     return Result.from_exact(sympy.simplify(4 / kappa**2), label="c", method="C(1 - e) = 1 - e + kappa e^(3/2) + ...",

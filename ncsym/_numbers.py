@@ -15,7 +15,7 @@ import mpmath
 import sympy
 
 from .errors import DomainError
-from .results import GUARD_DIGITS, Result
+from .results import GUARD_DIGITS, Result, to_mpf
 
 #: sympy.evalf precision used to decide the sign of an exact expression numerically.
 _SIGN_DIGITS = 60
@@ -35,9 +35,12 @@ def iv_workdps(dps: int) -> Iterator[None]:
 def interval(result: Result) -> Any:
     """The interval [value - error, value + error], widened by one rounding of the value."""
     value = result.value
+    if result.is_exact and mpmath.isfinite(value):
+        # the stored value was rounded at the Result's own precision: re-evaluate at ours
+        value = to_mpf(result.exact, mpmath.mp.dps)
     if not mpmath.isfinite(value):
         return mpmath.iv.mpf([value, value])
-    slack = abs(value) * mpmath.mpf(2) ** (-mpmath.mp.prec) if result.error == 0 else 0
+    slack = abs(value) * mpmath.mpf(2) ** (-mpmath.mp.prec + 2) if result.error == 0 else 0
     radius = result.error + slack
     return mpmath.iv.mpf([value - radius, value + radius])
 
