@@ -143,7 +143,7 @@ class Assembler:
                 if c == 0:
                     continue
                 coefficient = _coefficient_to_sympy(c) * rational
-                parts.append(sympy.Mul(coefficient, radical, key))
+                parts.append(_times_radical(coefficient, square_free, key))
                 values.append(_coefficient_to_mpf(c, self.dps + 20) * self.key_value(key))
             expr = sympy.Add(*parts) if parts else sympy.Integer(0)
             if not values:
@@ -157,6 +157,22 @@ class Assembler:
             return expr, to_mpf(expr, self.dps)
         with mpmath.workdps(self.dps + GUARD_DIGITS):
             return expr, +(total * scale)
+
+
+def _times_radical(coefficient: sympy.Expr, square_free: int, key: sympy.Expr) -> sympy.Expr:
+    """coefficient * sqrt(square_free) * key, merging a sqrt(k) of the key into the radical
+    by hand (gcd step) so that sympy never factors the large radicand."""
+    rest = []
+    for factor in sympy.Mul.make_args(key):
+        if (factor.is_Pow and factor.base.is_Integer and factor.base > 0
+                and factor.exp == sympy.S.Half):
+            k = int(factor.base)
+            g = math.gcd(square_free, k)
+            coefficient = coefficient * g
+            square_free = (square_free // g) * (k // g)
+        else:
+            rest.append(factor)
+    return sympy.Mul(coefficient, _sqrt_square_free(square_free), *rest)
 
 
 def split_key(expr: sympy.Expr) -> list[tuple[Any, sympy.Expr]]:
