@@ -396,14 +396,17 @@ def _cmd_prove(args, out) -> int:
     root = _proofs_root()
     if root is None:
         raise UsageError("ncsym prove: error: no proofs/ package found; run it from the ncsym repository root")
-    passed = list(args.proof_args)
-    if passed and passed[0] == "--":
-        passed = passed[1:]
-    if args.json and "--json" not in passed:
-        passed.append("--json")
+    passed = [a for a in args.proof_args if a != "--"]
+    if "--json" in passed:  # a global option written after the proof names
+        passed = [a for a in passed if a != "--json"]
+        args.json = True
+    if args.dps_given and "--dps" not in passed:
+        passed += ["--dps", str(args.dps)]
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     proofs = importlib.import_module("proofs")
+    if args.json and callable(getattr(proofs, "run_all", None)):
+        return _prove_json(proofs, passed, out)
     runner = getattr(proofs, "main", None)
     if callable(runner):
         with contextlib.redirect_stdout(out):
@@ -414,6 +417,22 @@ def _cmd_prove(args, out) -> int:
     out.write(completed.stdout)
     sys.stderr.write(completed.stderr)
     return completed.returncode
+
+
+def _prove_json(proofs: Any, passed: list[str], out) -> int:
+    parser = _Parser(prog="ncsym prove", add_help=False)
+    parser.add_argument("names", nargs="*")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--dps", type=int, default=30)
+    options, unknown = parser.parse_known_args(passed)
+    if unknown:
+        raise UsageError(f"ncsym prove: error: options not available with --json: {' '.join(unknown)}")
+    outcomes = proofs.run_all(options.names or None, dps=options.dps, quick=options.quick)
+    _dump({"command": "prove", "passed": all(o.passed for o in outcomes),
+           "proofs": [{"name": o.name, "title": o.title, "passed": o.passed, "seconds": o.seconds, "error": o.error,
+                       "checks": [{"kind": c.kind, "description": c.description, "passed": c.passed,
+                                   "detail": c.detail} for c in o.checks]} for o in outcomes]}, out)
+    return EXIT_OK if all(o.passed for o in outcomes) else EXIT_FAILED
 
 
 # -- demo ------------------------------------------------------------------------------------
@@ -452,6 +471,18 @@ def _dump(data: Any, out) -> None:
     out.write("\n")
 
 
+def _protect_negative_values(argv: list[str]) -> list[str]:
+    """Mark values that start with '-' ('-1/3', '-x', '-relu(x)') as values, not options.
+
+    argparse treats a token with a space as a value, so a leading space does it; the values
+    are stripped again after parsing. The proofs runner gets its arguments untouched.
+    """
+    if "prove" in argv:
+        return argv
+    return [f" {a}" if a.startswith("-") and not a.startswith("--") and len(a) > 1
+            and a not in ("-o", "-h") else a for a in argv]
+
+
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
@@ -462,10 +493,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     out = sys.stdout
     try:
-        args = build_parser().parse_args(argv)
+        args, extra = build_parser().parse_known_args(_protect_negative_values(argv))
+        if extra and args.command == "prove":
+            args.proof_args = list(args.proof_args) + extra  # options meant for the proofs runner
+        elif extra:
+            raise UsageError(f"ncsym: error: unrecognized arguments: {' '.join(extra)} (see ncsym --help)")
         if args.command is None:
             raise UsageError("ncsym: error: a command is required: " + ", ".join(_COMMANDS) + " (see ncsym --help)")
         args.method = getattr(args, "method", None) or "auto"
+        for name in ("acts", "rho"):
+            if hasattr(args, name):
+                setattr(args, name, [v.strip() for v in getattr(args, name)])
+        for name in ("act", "zero_mean", "nonzero_mean", "q1", "q2"):
+            if isinstance(getattr(args, name, None), str):
+                setattr(args, name, getattr(args, name).strip())
+        args.dps_given = getattr(args, "dps", None) is not None
         args.dps = working_dps(getattr(args, "dps", None))
         args.json = bool(getattr(args, "json", False))
         with mpmath.workdps(args.dps):
