@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from fractions import Fraction
 from typing import Any, Sequence
 
@@ -759,23 +759,32 @@ def correlation_map(act: Any, *, sigma_w2: Any = None, sigma_b2: Any = 0, q: Any
             raise DomainError("with a bias (sigma_b2 > 0) give sigma_w2 too; the natural hyperparameters have no bias")
         if q is not None:
             raise DomainError("q is fixed to 1 by the natural hyperparameters; give sigma_w2 to choose q")
-        one = Result.from_exact(sympy.Integer(1), label="q", method="natural hyperparameters", dps=dps)
-        second = _moment(act, one, dps, label="E[sigma^2]")
-        if sign_of(second) == 0:
-            raise DomainError(f"{act.name} vanishes almost everywhere: E[sigma^2] = 0")
-        weight = combine(lambda s: 1 / s, second, label="sigma_w2", method="1/E[sigma^2]", dps=dps)
-        return CorrelationMap(act, weight, bias, one, natural=True, dps=dps, second_moment=second)
+        return _natural_map(act, dps)
     weight = _exact_parameter(sigma_w2, "sigma_w2", positive=True)
     if q is not None:
         variance = _exact_parameter(q, "q", positive=True)
     else:
-        vmap = VarianceMap(act, weight, bias, dps=dps)
+        # q* to GUARD_DIGITS more digits than asked: the map's error bounds treat q* as exact, and
+        # its residual uncertainty (relative 10^-(dps + GUARD_DIGITS)) then stays far below them.
+        vmap = VarianceMap(act, weight, bias, dps=dps + GUARD_DIGITS)
         variance = vmap.q_star
         if vmap.status not in ("finite", "every q is fixed"):
             raise ConvergenceError(
                 f"the variance map of {act.name} with sigma_w2 = {_show(weight)}, sigma_b2 = {_show(bias)} "
                 f"{vmap.status_text}; pass q= to fix the variance")
     return CorrelationMap(act, weight, bias, variance, natural=False, dps=dps)
+
+
+@lru_cache(maxsize=64)
+def _natural_map(act: Activation, dps: int) -> CorrelationMap:
+    """The natural-hyperparameter map, cached: its kernel evaluators are costly to build."""
+    one = Result.from_exact(sympy.Integer(1), label="q", method="natural hyperparameters", dps=dps)
+    second = _moment(act, one, dps, label="E[sigma^2]")
+    if sign_of(second) == 0:
+        raise DomainError(f"{act.name} vanishes almost everywhere: E[sigma^2] = 0")
+    weight = combine(lambda s: 1 / s, second, label="sigma_w2", method="1/E[sigma^2]", dps=dps)
+    bias = Result.from_exact(sympy.Integer(0), label="sigma_b2", method="natural hyperparameters", dps=dps)
+    return CorrelationMap(act, weight, bias, one, natural=True, dps=dps, second_moment=second)
 
 
 # -- the variance map --------------------------------------------------------------------------
