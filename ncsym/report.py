@@ -153,7 +153,8 @@ def _section(spec: Any, *, dps: int, terms: int, exact_only: bool, crosscheck_op
     kernel = dual_kernel(act, dps=dps)
     cmap = cert.correlation_map
 
-    parts = [rf"\section{{{latex_escape(act.name)}}}",
+    heading = latex_escape(act.name) if act.name.isidentifier() else rf"$\sigma(x) = {act.latex()}$"
+    parts = [rf"\section{{{heading}}}",
              r"\begin{align*}",
              rf"\sigma(x) &= {act.latex()}, \\",
              rf"\mathbb{{E}}[\sigma(z)] &= {show(mean)}, \\",
