@@ -20,7 +20,7 @@ import sympy
 
 from ._numbers import check_real, combine, sign_of
 from .activations import Activation, activation
-from .errors import ConvergenceError, DomainError, NoClosedFormError
+from .errors import ConvergenceError, DomainError
 from .results import GUARD_DIGITS, Result, working_dps
 
 #: Hermite coefficients searched for a nonlinearity witness a_n != 0, 2 <= n <= this.
@@ -301,8 +301,6 @@ def _inverse_square_constant(C: Any, dps: int) -> Result | None:
 
 
 def _latex(cert: IndependenceCertificate) -> str:
-    from .results import Result as _R  # noqa: F401 - for the type of the quantities below
-
     def show(r: Result) -> str:
         return r.latex()
 

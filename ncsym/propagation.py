@@ -29,7 +29,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from fractions import Fraction
 from typing import Any, Sequence
 
 import mpmath
