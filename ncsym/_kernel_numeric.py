@@ -196,6 +196,7 @@ def _smoothed(fn: Callable, breaks: list[float], mu: np.ndarray, beta: float) ->
 
 # -- float evaluators for a DualKernel ----------------------------------------------------------
 
+@lru_cache(maxsize=64)
 def float_kernel_evaluator(act: Activation, q1: float, q2: float) -> Callable[[np.ndarray], np.ndarray]:
     """A vectorized float64 evaluator of k(rho) at fixed variances, for an activation without
     a closed form: Mehler with a rigorous tail when the series converges fast enough, else a
