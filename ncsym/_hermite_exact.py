@@ -386,11 +386,16 @@ def smoothing_taylor_terms(W: sympy.Expr, t: sympy.Symbol, n_max: int) -> list[d
         raise NoClosedFormError(f"no holonomic recurrence for {W}: {exc}") from exc
     if len(sequences) != 1:
         raise NoClosedFormError(f"holonomic recurrence of {W} is not a plain power series")
-    sequence, n_start = sequences[0]
+    # to_sequence gives (sequence, n_start) or, at a singular start, (sequence, n_start, root).
+    sequence, n_start = sequences[0][:2]
     polys = [p.to_list() for p in sequence.recurrence.listofpoly]
     order = len(polys) - 1
     domain = sequence.recurrence.parent.base.dom
     initial = list(sequence.u0)
+    if any(value.free_symbols for value in initial):
+        # Where the leading coefficient vanishes sympy leaves an unknown C_k: read the
+        # initial terms off W's Taylor series instead.
+        initial = _direct_taylor(W, t, len(initial) - 1)
     if domain != QQ:
         raise NoClosedFormError(f"recurrence of {W} has coefficients in {domain}, not the rationals")
 
@@ -414,7 +419,13 @@ def smoothing_taylor_terms(W: sympy.Expr, t: sympy.Symbol, n_max: int) -> list[d
     for n in range(first, n_max - order + 1):
         lead = poly_at(polys[order], n)
         if lead == 0:
-            raise NoClosedFormError(f"holonomic recurrence of {W} is singular at n = {n}")
+            direct = _direct_taylor(W, t, n + order)[n + order]
+            split = dict((key, r) for r, key in split_key(direct))
+            if any(key not in keys for key in split):
+                raise NoClosedFormError(f"holonomic recurrence of {W} is singular at n = {n}")
+            for key, component in zip(keys, components):
+                component.append(split.get(key, QQ.zero))
+            continue
         weights = [poly_at(polys[i], n) for i in range(order)]
         for component in components:
             total = QQ.zero
@@ -426,6 +437,17 @@ def smoothing_taylor_terms(W: sympy.Expr, t: sympy.Symbol, n_max: int) -> list[d
     for n in range(n_max + 1):
         out.append({key: component[n] for key, component in zip(keys, components) if component[n] != 0})
     return out
+
+
+def _direct_taylor(W: sympy.Expr, t: sympy.Symbol, n: int) -> list[sympy.Expr]:
+    """w_0..w_n of W at t = 0 by series expansion (time-bounded)."""
+    try:
+        with time_limit(SYMBOLIC_TIME_LIMIT):
+            series = sympy.series(W, t, 0, n + 1).removeO()
+    except TimeoutError as exc:
+        raise NoClosedFormError(f"Taylor series of {W} timed out") from exc
+    expanded = sympy.expand(series)
+    return [expanded.coeff(t, k) for k in range(n + 1)]
 
 
 def smoothing_coefficients(act: Activation, n_max: int, q: sympy.Expr, dps: int) -> list[tuple[sympy.Expr, Any]]:
