@@ -253,13 +253,17 @@ def _recognize_rational(expr, dps):
 
 
 def _label(acts, q, shift, power) -> str:
-    inner = "sqrt(q) z" if q != 1 else "z"
+    """E[z^k sigma_1(u) sigma_2(u)^2 ...] with u = sqrt(q) z + shift, e.g. 'E[tanh(z)^2]'."""
+    inner = "z" if q == 1 else f"sqrt({q}) z"
     if shift != 0:
         inner += f" + {shift}"
-    weight = [] if power == 0 else (["z"] if power == 1 else [f"z^{power}"])
-    body = " ".join(weight + [a.name for a in acts]) or "1"
-    at = f" at q = {q}" if q != 1 else ""
-    return f"E[{body}]({inner}){at}" if acts else f"E[{body}]{at}"
+    factors = [] if power == 0 else (["z"] if power == 1 else [f"z^{power}"])
+    names = [a.name for a in acts]
+    for name in dict.fromkeys(names):
+        call = f"{name}({inner})" if name.isidentifier() else f"[{name}]({inner})"
+        count = names.count(name)
+        factors.append(call if count == 1 else f"{call}^{count}")
+    return f"E[{' '.join(factors) or '1'}]"
 
 
 def _check_distributions(acts) -> None:
