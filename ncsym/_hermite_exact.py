@@ -20,11 +20,8 @@ Two recurrences produce the c_k:
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
-import threading
-from typing import Any, Iterator
+from typing import Any
 
 import mpmath
 import sympy
@@ -32,6 +29,7 @@ from sympy.polys.domains import QQ
 
 from .activations import Activation, x
 from .errors import NoClosedFormError
+from ._timebound import time_limit
 from .results import GUARD_DIGITS, to_mpf
 
 #: Seconds allowed to one symbolic step (holonomic conversion, simplification) before falling back.
@@ -39,31 +37,6 @@ SYMBOLIC_TIME_LIMIT = 10.0
 
 _t = sympy.Symbol("t", real=True)
 _z = sympy.Symbol("z", real=True)
-
-
-# -- time bound on symbolic work -----------------------------------------------------------
-
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise TimeoutError in the block after ``seconds`` (main thread on POSIX; else unbounded)."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable or seconds is None:
-        yield
-        return
-
-    def _expire(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"symbolic step exceeded {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, _expire)
-    remaining, _ = signal.getitimer(signal.ITIMER_REAL)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if remaining:
-            signal.setitimer(signal.ITIMER_REAL, remaining)
 
 
 # -- sqrt(n!) without factoring ------------------------------------------------------------
@@ -134,7 +107,6 @@ class Assembler:
     def build(self, terms: dict, rational: Any, square_free: int) -> tuple[sympy.Expr, mpmath.mpf]:
         """sum_k c_k key_k * rational * sqrt(square_free)."""
         rational = sympy.Rational(rational) if not isinstance(rational, sympy.Rational) else rational
-        radical = _sqrt_square_free(square_free)
         parts = []
         with mpmath.workdps(self.dps + GUARD_DIGITS + 20):
             scale = mpmath.mpf(int(rational.p)) / int(rational.q) * mpmath.sqrt(square_free)

@@ -148,7 +148,7 @@ def parity(act: Activation) -> int | None:
             if all(abs(a - sign * b) < mpmath.mpf(10) ** -25 * scale for a, b in values):
                 candidates.append(sign)
     for sign in candidates:
-        from ._hermite_exact import time_limit
+        from ._timebound import time_limit
 
         difference = act.expr.subs(x, -x) - sign * act.expr
         try:

@@ -1,4 +1,9 @@
-"""Run a symbolic computation in a forked child that is killed when its time is up.
+"""Time bounds on symbolic work that might hang.
+
+Two tools: :func:`run_time_bounded` runs a computation in a forked child that is killed
+when its time is up (for calls that may never return, like ``sympy.integrate``), and
+:func:`time_limit` interrupts a block in this process with SIGALRM (cheap, for steps that
+are usually fast, like a holonomic conversion).
 
 sympy cannot be interrupted from inside (a thread cannot be stopped), so anything that might
 hang (``sympy.integrate``, ``limit``, ``solveset``) runs in a child process; the parent waits
@@ -10,11 +15,14 @@ at most ``seconds`` and then kills it.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
+import threading
 import sys
 import traceback
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 def _child(connection, func, args) -> None:
@@ -57,3 +65,26 @@ def run_time_bounded(func: Callable, args: tuple, seconds: float) -> tuple[str, 
         process.join(1.0)
         if process.is_alive():  # pragma: no cover
             os.kill(process.pid, 9)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError in the block after ``seconds`` (main thread on POSIX; else unbounded)."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable or seconds is None:
+        yield
+        return
+
+    def _expire(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"symbolic step exceeded {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, _expire)
+    remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if remaining:
+            signal.setitimer(signal.ITIMER_REAL, remaining)

@@ -40,7 +40,7 @@ from ._hermite_exact import (
 from ._hermite_numeric import quadrature_coefficients, quadrature_second_moment
 from .activations import Activation, activation, exact_number
 from .errors import DomainError, NoClosedFormError, NotSquareIntegrableError
-from .results import GUARD_DIGITS, Result, to_mpf, working_dps
+from .results import GUARD_DIGITS, Result, working_dps
 
 __all__ = [
     "hermite_coefficients", "hermite_coefficient", "hermite_coefficients_squared",

@@ -58,7 +58,7 @@ import sympy
 from . import _sde_derivation as _d
 from ._sde_derivation import COVARIANCE, EPS, RHO, V11, V12, V22
 from .activations import Activation, activation, exact_number, x
-from ._hermite_exact import time_limit
+from ._timebound import time_limit
 from .errors import ConvergenceError, DomainError
 
 __all__ = [
@@ -562,7 +562,7 @@ def norm_stability(phi: Any = None, a: Any = 1, *, weight_variance: str = "unit"
     """
     sde = smooth_sde(phi, a, weight_variance=weight_variance)
     phi_act, a = sde.extra["phi"], sde.extra["a"]
-    V, Z, t = V11, sympy.Symbol("Z", positive=True), sympy.Symbol("t", positive=True)
+    V, Z = V11, sympy.Symbol("Z", positive=True)
     b = sympy.expand(sde.drift[0])
     poly = sympy.Poly(b, V)
     if poly.degree() > 2 or poly.coeff_monomial(1) != 0:
