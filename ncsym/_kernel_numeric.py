@@ -314,7 +314,6 @@ def _chebyshev_theta(act: Activation, q1: float, q2: float) -> Callable[[np.ndar
 def numeric_kernel_matrix(act: Activation, correlation: np.ndarray, diag: np.ndarray) -> np.ndarray:
     """V(K) for an activation without a closed form (float64), K = correlation * sqrt(q_i q_j)."""
     size = correlation.shape[0]
-    K = correlation * np.sqrt(np.outer(diag, diag))
     if _is_smooth(act):
         distinct, index = np.unique(diag, return_inverse=True)
         tables = [_float_mehler_coefficients(act, float(q), 1e-15) for q in distinct]  # ~1e-13 target

@@ -18,8 +18,12 @@ in this order:
 
 Float64 accuracy: closed forms are accurate to a few ulps of the scale
 sqrt(k_11 k_22) = sqrt(E sigma(u)^2 E sigma(v)^2) (which bounds |k|) and keep relative accuracy
-near rho = +-1; the truncated Mehler series is within 1e-16 of that scale plus Horner rounding
-(below N ulps); the quadrature fallback is accurate to about 1e-14 of that scale.
+near rho = +-1. Without a closed form, smooth activations use the Mehler series with float64
+Hermite coefficients, truncated where the Parseval tail (summed in float64 from a table twice
+as long: an estimate, not a certified bound) is below 1e-16 of that scale, then economized to
+Chebyshev form (about 1e-16 of the scale in tests against scipy and mpmath); kinked ones use a
+Chebyshev interpolant in arccos(rho) of 2-D quadrature (about 1e-14 of the scale). Certified
+bounds come from :meth:`DualKernel.evaluate`, whose Mehler tails are exact Parseval tails.
 
 >>> from ncsym import zoo
 >>> k = dual_kernel(zoo.relu)
@@ -44,7 +48,7 @@ import sympy
 
 from ._closed_form_kernels import KernelForm, c_sym, find_closed_form
 from .activations import Activation, activation, exact_number
-from .errors import ConvergenceError, DomainError, NoClosedFormError, NcsymError
+from .errors import DomainError, NoClosedFormError
 from .results import GUARD_DIGITS, Result, to_mpf, working_dps
 
 __all__ = ["DualKernel", "dual_kernel", "kernel_matrix", "rho"]
@@ -52,12 +56,6 @@ __all__ = ["DualKernel", "dual_kernel", "kernel_matrix", "rho"]
 #: The real symbol closed forms are written in.
 rho = sympy.Symbol("rho", real=True)
 
-#: Target of the float64 Mehler truncation, relative to sqrt(k_11 k_22).
-FLOAT_TAIL_TOLERANCE = 1e-16
-#: Largest Mehler degree the float64 evaluator will use before switching to quadrature.
-FLOAT_MAX_DEGREE = 400
-#: |rho| bins of the float64 Mehler evaluator: points in a bin use the degree its edge needs.
-_RHO_BINS = (0.25, 0.5, 0.7, 0.85, 0.93, 0.97, 0.99, 1.0)
 
 
 # -- input checks ----------------------------------------------------------------------------
