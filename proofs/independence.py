@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mpmath
-import numpy as np
 import sympy
 
 from ncsym import NcsymError, NoClosedFormError, crosscheck, exact_expectation, hermite_coefficients, independence, zoo
