@@ -52,7 +52,6 @@ def run(ctx) -> None:
         q = u * K0[a, a] / (1 - w / 2)  # E[relu(sqrt(q) z)^2] = q/2
         ctx.numeric(f"relu: K*_{a}{a} = sigma_u2 K0_aa/(1 - sigma_w2/2) = {q} at {ctx.dps} digits", Km[a, a],
                     mpmath.mpf(q.p) / q.q, err + mpmath.mpf(10) ** (3 - ctx.dps))
-    K0m = mpmath.matrix(np.array(K0.tolist(), dtype=object).tolist())
     with mpmath.workdps(ctx.dps + 10):
         residual = abs(mpmath.mpf(w.p) / w.q * _arccos_mp(Km[0, 0], Km[1, 1], Km[0, 1])
                        + mpmath.mpf(u) * mpmath.mpf(sympy.Rational(K0[0, 1]).p) / sympy.Rational(K0[0, 1]).q
