@@ -95,8 +95,9 @@ class Result:
         """Wrap a numeric value with its error bound."""
         dps = working_dps(dps)
         with mpmath.workdps(dps + GUARD_DIGITS):
+            # Storing the value rounds it to dps + GUARD_DIGITS digits: the bound must cover that.
             value = mpmath.mpf(value)
-            error = abs(mpmath.mpf(error))
+            error = abs(mpmath.mpf(error)) + abs(value) * mpmath.eps
         if not mpmath.isfinite(value) or not mpmath.isfinite(error):
             from .errors import ConvergenceError
 

@@ -281,3 +281,13 @@ def test_centering_changes_only_a0_on_the_smoothing_route():
     assert centered[0].exact == 0
     for a, b in zip(centered[1:], plain[1:]):
         assert sympy.simplify(a.exact - b.exact) == 0
+
+
+@pytest.mark.parametrize("dps", [15, 20, 30])
+def test_numeric_error_bounds_cover_the_stored_rounding(dps):
+    # Regression: a bound of 1e-42 was once reported on a value stored to 30 digits.
+    # The reference is the same quantity at dps + 30 digits.
+    low = parseval_tail(zoo.tanh, 10, dps=dps)
+    high = parseval_tail(zoo.tanh, 10, dps=dps + 30)
+    assert abs(low.value - high.value) <= low.error
+    assert low.error < abs(low.value) * mpmath.mpf(10) ** (-dps)
