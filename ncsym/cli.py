@@ -146,8 +146,14 @@ def _correct_digits(result: Result, dps: int) -> int:
     return max(1, min(dps, digits))
 
 
-def _show(result: Result, dps: int, method: str) -> str:
-    """One Result as text: the closed form (and its value unless --exact), or value +- error."""
+def _show(result: Result, dps: int, method: str, *, required: bool = True) -> str:
+    """One Result as text: the closed form (and its value unless --exact), or value +- error.
+
+    Under --exact a numeric result is an error when ``required`` (it was asked for), else it
+    is shown as having no closed form, never as a number.
+    """
+    if result.exact is None and method == "exact" and not required:
+        return "(no closed form)"
     if result.exact is not None:
         if method == "exact" or result.exact.is_Integer or result.exact.is_Rational or result.exact.is_infinite:
             return str(result.exact)
@@ -158,10 +164,19 @@ def _show(result: Result, dps: int, method: str) -> str:
     return f"{mpmath.nstr(result.value, _correct_digits(result, dps))} +- {mpmath.nstr(result.error, 2)}"
 
 
-def _json_result(result: Result, dps: int, method: str) -> dict:
-    """One Result as JSON: exact expression and LaTeX as strings, value and error as strings."""
+def _json_result(result: Result, dps: int, method: str, *, required: bool = True) -> dict:
+    """One Result as JSON: exact expression and LaTeX as strings, value and error as strings.
+
+    Under --exact a numeric result raises when ``required``, else its value is left out (null).
+    """
     if method == "exact" and result.exact is None:
-        _show(result, dps, method)  # raises NoClosedFormError
+        if required:
+            _show(result, dps, method)  # raises NoClosedFormError
+        return {"label": result.label, "exact": None, "latex": None, "value": None, "error": None,
+                "method": result.method}
+    if method == "exact":  # closed forms only: no decimal value next to them
+        return {"label": result.label, "exact": str(result.exact), "latex": result.latex(), "value": None,
+                "error": None, "method": result.method}
     return {
         "label": result.label,
         "exact": None if result.exact is None else str(result.exact),
@@ -240,6 +255,7 @@ def _derive_text(d: dict, dps: int, method: str) -> str:
     act = d["activation"]
     cert = d["certificate"]
     show = lambda r: _show(r, dps, method)  # noqa: E731
+    fact = lambda r: _show(r, dps, method, required=False)  # noqa: E731
     lines = [f"== {act.name}: sigma(x) = {act.expr}",
              f"E[sigma(z)]     = {show(d['mean'])}   [{d['mean'].method}]",
              f"E[sigma(z)^2]   = {show(d['second_moment'])}   [{d['second_moment'].method}]",
@@ -251,35 +267,36 @@ def _derive_text(d: dict, dps: int, method: str) -> str:
         n = len(d["hermite"]) - 1
         lines.append(f"dual kernel     k(rho) = sum_n a_n^2 rho^n (Mehler); truncated after n = {n}, "
                      f"|error| <= {show(d['kernel_tail'])} for |rho| <= 1")
-    lines.append(f"C(0)  = {show(d['C0'])},  C'(1) = {show(d['C1_slope'])}")
-    points = ", ".join(f"{show(fp.value)} ({fp.stability})" for fp in d["fixed_points"])
+    lines.append(f"C(0)  = {fact(d['C0'])},  C'(1) = {fact(d['C1_slope'])}")
+    points = ", ".join(f"{fact(fp.value)} ({fp.stability})" for fp in d["fixed_points"])
     lines.append(f"fixed points of C: {points}")
     verdict = {True: "YES, correlations vanish with depth", False: "NO", None: "UNDECIDED"}[cert.holds]
     lines.append(f"independence: {verdict} ({cert.behaviour}; {cert.reason})")
     lines.append(f"  E[sigma] = 0: {cert.mean_is_zero} ({cert.mean_argument}); "
                  f"nonlinear: {cert.nonlinear} ({cert.nonlinear_argument})")
     if cert.holds:
-        lines.append(f"  asymptotic rate C'(0) = {show(cert.rate)}")
+        lines.append(f"  asymptotic rate C'(0) = {fact(cert.rate)}")
     elif cert.limit is not None:
-        lines.append(f"  rho_l -> {show(cert.limit)}")
+        lines.append(f"  rho_l -> {fact(cert.limit)}")
     return "\n".join(lines)
 
 
 def _derive_json(d: dict, dps: int, method: str) -> dict:
     act, cert = d["activation"], d["certificate"]
     js = lambda r: None if r is None else _json_result(r, dps, method)  # noqa: E731
+    fact = lambda r: None if r is None else _json_result(r, dps, method, required=False)  # noqa: E731
     return {
         "activation": act.name, "expression": str(act.expr), "latex": act.latex(),
         "mean": js(d["mean"]), "second_moment": js(d["second_moment"]),
         "hermite": [js(a) for a in d["hermite"]],
         "kernel": {"closed_form": None if d["kernel_closed_form"] is None else str(d["kernel_closed_form"]),
                    "latex": d["kernel"].latex(), "series_tail_bound": js(d["kernel_tail"])},
-        "correlation_map": {"C(0)": js(d["C0"]), "C'(1)": js(d["C1_slope"]),
-                            "fixed_points": [{"value": js(fp.value), "slope": js(fp.slope),
+        "correlation_map": {"C(0)": fact(d["C0"]), "C'(1)": fact(d["C1_slope"]),
+                            "fixed_points": [{"value": fact(fp.value), "slope": fact(fp.slope),
                                               "stability": fp.stability} for fp in d["fixed_points"]]},
         "independence": {"holds": cert.holds, "behaviour": cert.behaviour, "reason": cert.reason,
                          "mean_is_zero": cert.mean_is_zero, "nonlinear": cert.nonlinear,
-                         "rate": js(cert.rate), "limit": js(cert.limit)},
+                         "rate": fact(cert.rate), "limit": fact(cert.limit)},
     }
 
 

@@ -129,8 +129,15 @@ def zoo_table_latex(acts: Iterable[Any] | None = None, *, terms: int = 3, dps: i
     return latex_table(header, rows, align="l" * (3 + terms) + "l")
 
 
-def _fixed_points_latex(points: Sequence[Any]) -> str:
-    return ", ".join(rf"${latex_result(fp.value)}$ ({fp.stability}, $C' = {latex_result(fp.slope)}$)"
+def _fact(result: Result, exact_only: bool) -> str:
+    """A derived fact in math mode; under ``exact_only`` one without a closed form says so."""
+    if exact_only and result.exact is None:
+        return r"\text{(no closed form)}"
+    return latex_result(result)
+
+
+def _fixed_points_latex(points: Sequence[Any], exact_only: bool) -> str:
+    return ", ".join(rf"${_fact(fp.value, exact_only)}$ ({fp.stability}, $C' = {_fact(fp.slope, exact_only)}$)"
                      for fp in points)
 
 
@@ -182,9 +189,9 @@ def _section(spec: Any, *, dps: int, terms: int, exact_only: bool, crosscheck_op
     parts.append(r"\subsection*{Correlation map}")
     parts += [r"With natural hyperparameters ($\sigma_b^2 = 0$, $\sigma_w^2 = 1/\mathbb{E}[\sigma^2]$):",
               r"\begin{equation*}", cmap.latex(), r"\end{equation*}",
-              rf"$C(0) = {show(cmap.value_at_zero)}$, $C'(0) = {show(cmap.slope_at_zero)}$, "
-              rf"$C'(1) = {show(cmap.slope_at_one)}$. "
-              rf"Fixed points on $[-1, 1]$: {_fixed_points_latex(cmap.fixed_points(dps))}."]
+              rf"$C(0) = {_fact(cmap.value_at_zero, exact_only)}$, $C'(0) = {_fact(cmap.slope_at_zero, exact_only)}$, "
+              rf"$C'(1) = {_fact(cmap.slope_at_one, exact_only)}$. "
+              rf"Fixed points on $[-1, 1]$: {_fixed_points_latex(cmap.fixed_points(dps), exact_only)}."]
     parts += [r"\subsection*{Zero-mean independence}", cert.latex()]
     if crosscheck_options is not None:
         from .crosscheck import crosscheck

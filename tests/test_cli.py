@@ -17,6 +17,7 @@ from pathlib import Path
 import mpmath
 import numpy as np
 import pytest
+import sympy
 
 from ncsym.cli import main
 
@@ -92,6 +93,16 @@ def test_exact_never_prints_a_float_and_fails_without_closed_form(capsys):
     assert code == 3
     assert_one_line_error(err)
     assert "closed form" in err
+
+
+def test_exact_json_has_no_decimal_values(capsys):
+    data = run_json(capsys, "derive", "gelu", "--exact", "--terms", "2")
+    (gelu,) = data["activations"]
+    # E[gelu] = E[z Phi(z)] = E[phi(z)] = 1/(2 sqrt(pi)) (Stein), typed in independently
+    assert sympy.simplify(sympy.sympify(gelu["mean"]["exact"]) - 1 / (2 * sympy.sqrt(sympy.pi))) == 0
+    assert gelu["mean"]["value"] is None
+    interior = gelu["correlation_map"]["fixed_points"][0]["value"]
+    assert interior["exact"] is None and interior["value"] is None  # no closed form, and no float instead
 
 
 def test_global_options_before_the_subcommand(capsys):
