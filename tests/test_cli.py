@@ -47,9 +47,9 @@ def assert_one_line_error(err: str):
 def test_derive_relu_json_matches_closed_forms(capsys):
     data = run_json(capsys, "derive", "relu", "--terms", "4", "--dps", "30")
     (relu,) = data["activations"]
-    mpmath.mp.dps = 30
-    mean = mpmath.mpf(relu["mean"]["value"])
-    assert abs(mean - 1 / mpmath.sqrt(2 * mpmath.pi)) < mpmath.mpf(10) ** -28
+    with mpmath.workdps(30):
+        mean = mpmath.mpf(relu["mean"]["value"])
+        assert abs(mean - 1 / mpmath.sqrt(2 * mpmath.pi)) < mpmath.mpf(10) ** -28
     assert abs(float(relu["mean"]["value"]) - 1 / math.sqrt(2 * math.pi)) < 1e-15
     assert relu["mean"]["exact"] is not None and relu["mean"]["error"] in ("0.0", "0")
     assert relu["second_moment"]["exact"] == "1/2"
@@ -61,7 +61,6 @@ def test_derive_relu_json_matches_closed_forms(capsys):
     assert "asin" in relu["kernel"]["closed_form"]
     assert relu["independence"]["holds"] is False
     assert abs(float(relu["correlation_map"]["C(0)"]["value"]) - 1 / math.pi) < 1e-15  # E[relu]^2/E[relu^2]
-    mpmath.mp.dps = 15
 
 
 def test_derive_tanh_numeric_values_carry_error_bounds(capsys):
