@@ -123,7 +123,7 @@ class Result:
         return rf"{text} \pm {mpmath.nstr(self.error, 2)}"
 
     def _repr_latex_(self) -> str:
-        prefix = rf"\mathrm{{{_latex_escape(self.label)}}} = " if self.label else ""
+        prefix = rf"\text{{{_latex_escape(self.label)}}} = " if self.label else ""
         return f"${prefix}{self.latex()}$"
 
     def __repr__(self) -> str:

@@ -127,8 +127,6 @@ def test_latex_compiles(tmp_path, which, document, objects_document):
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-@pytest.mark.xfail(strict=True, reason="Result._repr_latex_ escapes '^' in a label as the text accent \\^{} "
-                   "inside \\mathrm{} (math mode), which LaTeX rejects; results.py needs \\text{} there")
 def test_result_repr_latex_compiles(tmp_path):
     result = ncsym.gaussian_moment("relu", 2)
     assert "^" in result.label  # the case that breaks
