@@ -35,7 +35,7 @@ import mpmath
 import sympy
 
 __all__ = ["Check", "ProofOutcome", "Context", "Proof", "PROOF_MODULES", "available", "register", "unregister",
-           "run_all", "run_one", "format_table", "to_latex", "main"]
+           "is_zero", "latex_escape", "run_all", "run_one", "format_table", "to_latex", "main"]
 
 #: The claim modules, in the order they are run and reported.
 PROOF_MODULES = ("mehler", "relu_arccos", "kernel_at_zero", "gelu_mean", "independence", "sde_drift",
@@ -126,18 +126,32 @@ class Context:
 
 
 def is_zero(expr: Any, seconds: float = SIMPLIFY_SECONDS) -> bool:
-    """Whether a sympy expression is identically 0, by cheap rewrites first and simplify last."""
+    """Whether a sympy expression is identically 0, by cheap rewrites first and simplify last.
+
+    The whole attempt is bounded by ``seconds``; running out of time counts as "not shown to be 0",
+    so a hung simplification fails its check instead of hanging the run.
+
+    >>> is_zero(sympy.acos(sympy.Symbol("r")) + sympy.asin(sympy.Symbol("r")) - sympy.pi / 2)
+    True
+    """
+    from ncsym._timebound import time_limit
+
     expr = sympy.sympify(expr)
     if expr == 0:
         return True
-    for step in (sympy.expand, sympy.cancel, lambda e: sympy.expand(e.rewrite(sympy.asin)),
-                 lambda e: sympy.expand(e.rewrite(sympy.exp)), sympy.simplify):
-        try:
-            expr = step(expr)
-        except Exception:  # a rewrite sympy cannot do is simply skipped
-            continue
-        if expr == 0:
-            return True
+    steps = (sympy.expand, sympy.cancel, lambda e: sympy.expand(e.rewrite(sympy.asin)),
+             lambda e: sympy.expand(e.rewrite(sympy.exp)), sympy.simplify)
+    try:
+        with time_limit(seconds):
+            for step in steps:
+                try:
+                    expr = step(expr)
+                except (TypeError, ValueError, AttributeError, NotImplementedError):
+                    continue  # a rewrite sympy cannot do is skipped; the next step may still decide
+                if expr == 0:
+                    return True
+    except TimeoutError:
+        return False
     return False
 
 

@@ -8,6 +8,7 @@ import sympy
 from ncsym import NcsymError, NoClosedFormError, crosscheck, exact_expectation, hermite_coefficients, independence, zoo
 from ncsym.activations import x
 
+from . import is_zero
 from ._common import gaussian_quad
 
 NAME = "independence"
@@ -35,7 +36,7 @@ def _zoo(quick: bool):
 
 
 def _is_odd(act) -> bool:
-    return sympy.simplify(act.expr.subs(x, -x) + act.expr) == 0
+    return is_zero(act.expr.subs(x, -x) + act.expr)
 
 
 def _mean_zero(ctx, act) -> bool | None:
@@ -48,7 +49,7 @@ def _mean_zero(ctx, act) -> bool | None:
     except NoClosedFormError:
         mean = None
     if mean is not None:
-        zero = sympy.simplify(mean) == 0
+        zero = is_zero(mean)
         if not zero:
             # a nonzero exact constant must also be numerically nonzero at the working precision
             zero_num = abs(sympy.N(mean, ctx.dps)) < sympy.Float(10) ** (-ctx.dps // 2)
@@ -74,7 +75,7 @@ def _nonlinear(ctx, act) -> bool:
     points = tuple(float(b) for b in act.breakpoints) or (0,)
     for n in WITNESS_ORDERS:
         a = coefficients[n]
-        if a.exact is not None and sympy.simplify(a.exact) == 0:
+        if a.exact is not None and is_zero(a.exact):
             continue
         he = sympy.lambdify(x, sympy.hermite_prob(n, x), "mpmath")
         value, error = gaussian_quad(lambda z: f(z) * he(z), breakpoints=points)

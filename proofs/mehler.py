@@ -9,6 +9,7 @@ import sympy
 from ncsym import dual_kernel, hermite_coefficients, zoo
 from ncsym.activations import x
 
+from . import is_zero
 from ._common import R, bivariate_float, gaussian_quad, taylor_coefficients
 
 NAME = "mehler"
@@ -37,7 +38,7 @@ def run(ctx) -> None:
         series = taylor_coefficients(kernel(R), R, EXACT_ORDER)
         coefficients = hermite_coefficients(act, EXACT_ORDER, method="exact")
         mismatched = [n for n, (c, a) in enumerate(zip(series, coefficients))
-                      if not sympy.simplify(c - a.exact**2) == 0]
+                      if not is_zero(c - a.exact**2)]
         ctx.require("exact", f"{name}: [rho^n] k(rho) = a_n^2 exactly for n = 0..{EXACT_ORDER}", not mismatched,
                     "all coefficients equal" if not mismatched else f"differ at n = {mismatched}")
     _tanh(ctx)

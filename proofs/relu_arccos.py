@@ -7,6 +7,7 @@ import sympy
 
 from ncsym import correlation_map, crosscheck, dual_kernel, hermite_coefficients, zoo
 
+from . import is_zero
 from ._common import R, taylor_coefficients
 
 NAME = "relu_arccos"
@@ -38,11 +39,11 @@ def run(ctx) -> None:
     ctx.exact_equal("k(1) = E[relu^2] = 1/2", stated.subs(R, 1), sympy.Rational(1, 2))
     order = 16 if ctx.quick else 30
     series = taylor_coefficients(stated, R, order)
-    bad = [n for n in range(order + 1) if not sympy.simplify(series[n] - literature_coefficient(n) ** 2) == 0]
+    bad = [n for n in range(order + 1) if not is_zero(series[n] - literature_coefficient(n) ** 2)]
     ctx.require("exact", f"Taylor coefficients of the closed form = literature a_n^2, n = 0..{order}", not bad,
                 "all equal" if not bad else f"differ at n = {bad}")
     engine = hermite_coefficients(zoo.relu, order, method="exact")
-    bad = [n for n in range(order + 1) if not sympy.simplify(engine[n].exact - literature_coefficient(n)) == 0]
+    bad = [n for n in range(order + 1) if not is_zero(engine[n].exact - literature_coefficient(n))]
     ctx.require("exact", f"ncsym's exact a_n (Stein recurrence) = literature a_n, n = 0..{order}", not bad,
                 "all equal" if not bad else f"differ at n = {bad}")
 
