@@ -53,6 +53,7 @@ class Check:
     description: str
     passed: bool
     detail: str = ""
+    formula: str = ""  # LaTeX math (no delimiters): the identity or closed form the check is about
 
 
 @dataclass
@@ -89,21 +90,23 @@ class Context:
         self.quick = bool(quick)
         self.checks: list[Check] = []
 
-    def require(self, kind: str, description: str, ok: Any, detail: str = "") -> bool:
+    def require(self, kind: str, description: str, ok: Any, detail: str = "", *, formula: str = "") -> bool:
         if kind not in ("exact", "numeric", "sampler"):
             raise ValueError(f"unknown check kind {kind!r}")
         passed = bool(ok)
-        self.checks.append(Check(kind, description, passed, detail))
+        self.checks.append(Check(kind, description, passed, detail, formula))
         return passed
 
-    def exact(self, description: str, difference: Any) -> bool:
+    def exact(self, description: str, difference: Any, *, formula: str = "") -> bool:
         """Record that the sympy expression ``difference`` is identically 0."""
         zero = is_zero(difference)
         detail = "simplifies to 0" if zero else f"difference does not simplify to 0: {sympy.sstr(difference)[:200]}"
-        return self.require("exact", description, zero, detail)
+        return self.require("exact", description, zero, detail, formula=formula)
 
     def exact_equal(self, description: str, left: Any, right: Any) -> bool:
-        return self.exact(description, sympy.sympify(left) - sympy.sympify(right))
+        """Record left = right exactly; the LaTeX report shows the identity."""
+        left, right = sympy.sympify(left), sympy.sympify(right)
+        return self.exact(description, left - right, formula=f"{sympy.latex(left)} = {sympy.latex(right)}")
 
     def numeric(self, description: str, value: Any, reference: Any, bound: Any) -> bool:
         """Record |value - reference| <= bound (mpmath numbers at the run's precision)."""
@@ -290,6 +293,7 @@ def to_latex(outcomes: Iterable[ProofOutcome]) -> str:
             for c in o.checks:
                 mark = "ok" if c.passed else r"\textbf{FAILED}"
                 parts.append(rf"\item[{mark}] \emph{{{c.kind}}}: {latex_escape(c.description)}"
+                             + (rf" \[ {c.formula} \]" if c.formula else "")
                              + (f" --- {latex_escape(c.detail)}" if c.detail else ""))
             parts.append(r"\end{itemize}")
         parts.append("")

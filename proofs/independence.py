@@ -53,7 +53,8 @@ def _mean_zero(ctx, act) -> bool | None:
         if not zero:
             # a nonzero exact constant must also be numerically nonzero at the working precision
             zero_num = abs(sympy.N(mean, ctx.dps)) < sympy.Float(10) ** (-ctx.dps // 2)
-            ctx.require("exact", f"{act.name}: E[sigma] = {sympy.sstr(mean)} != 0", not zero_num)
+            ctx.require("exact", f"{act.name}: E[sigma] = {sympy.sstr(mean)} != 0", not zero_num,
+                        formula=rf"\mathbb{{E}}[\sigma(z)] = {sympy.latex(mean)}")
             return False
         ctx.require("exact", f"{act.name}: E[sigma] = 0 exactly", True)
         return True

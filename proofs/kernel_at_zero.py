@@ -32,7 +32,8 @@ def run(ctx) -> None:
             continue
         kernel = dual(R)
         mean = exact_expectation(act)
-        ctx.exact(f"{act.name}: k(0) = E[sigma]^2 = {sympy.sstr(mean**2)}", kernel.subs(R, 0) - mean**2)
+        ctx.exact(f"{act.name}: k(0) = E[sigma]^2 = {sympy.sstr(mean**2)}", kernel.subs(R, 0) - mean**2,
+                  formula=rf"k(r) = {sympy.latex(kernel)},\ k(0) = \left({sympy.latex(mean)}\right)^2")
         ctx.exact(f"{act.name}: k(1) = E[sigma^2]", kernel.subs(R, 1) - exact_expectation([act, act]))
         if not ctx.quick or act in (zoo.relu, zoo.gelu):
             f = act.mpmath()

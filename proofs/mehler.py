@@ -34,13 +34,15 @@ def run(ctx) -> None:
         act = zoo.by_name(name)
         kernel = dual_kernel(act)
         ctx.require("exact", f"{name}: the dual kernel has a closed form", kernel.closed_form is not None,
-                    str(kernel.closed_form))
+                    str(kernel.closed_form), formula=rf"k(r) = {sympy.latex(kernel(R))}")
         series = taylor_coefficients(kernel(R), R, EXACT_ORDER)
         coefficients = hermite_coefficients(act, EXACT_ORDER, method="exact")
         mismatched = [n for n, (c, a) in enumerate(zip(series, coefficients))
                       if not is_zero(c - a.exact**2)]
         ctx.require("exact", f"{name}: [rho^n] k(rho) = a_n^2 exactly for n = 0..{EXACT_ORDER}", not mismatched,
-                    "all coefficients equal" if not mismatched else f"differ at n = {mismatched}")
+                    "all coefficients equal" if not mismatched else f"differ at n = {mismatched}",
+                    formula=r"(a_0^2, a_1^2, \ldots) = ("
+                    + ", ".join(sympy.latex(a.exact**2) for a in coefficients[:5]) + r", \ldots)")
     _tanh(ctx)
 
 

@@ -35,7 +35,8 @@ def literature_coefficient(n: int) -> sympy.Expr:
 def run(ctx) -> None:
     kernel = dual_kernel(zoo.relu)
     stated = (sympy.sqrt(1 - R**2) + (sympy.pi - sympy.acos(R)) * R) / (2 * sympy.pi)
-    ctx.exact("ncsym's closed form equals (sqrt(1-rho^2) + (pi - arccos rho) rho)/(2 pi)", kernel(R) - stated)
+    ctx.exact("ncsym's closed form equals (sqrt(1-rho^2) + (pi - arccos rho) rho)/(2 pi)", kernel(R) - stated,
+              formula=f"{sympy.latex(kernel(R))} = {sympy.latex(stated)}")
     ctx.exact_equal("k(1) = E[relu^2] = 1/2", stated.subs(R, 1), sympy.Rational(1, 2))
     order = 16 if ctx.quick else 30
     series = taylor_coefficients(stated, R, order)

@@ -24,7 +24,8 @@ def run(ctx) -> None:
     sde = shaped_relu_sde()
     for claim in sde.claims:
         ctx.require("exact", f"MATH.md's {claim.name} = ncsym's derivation (symbolic c_+, c_-)", claim.holds,
-                    f"claimed {claim.claimed}; derived {claim.derived}")
+                    f"claimed {claim.claimed}; derived {claim.derived}",
+                    formula=f"{sympy.latex(claim.claimed)} = {sympy.latex(claim.derived)}")
 
     rho, n, cp, cm = RHO, WIDTH, C_PLUS, C_MINUS
     a, b = sympy.symbols("s_+ s_-", positive=True)
@@ -41,7 +42,8 @@ def run(ctx) -> None:
     f_n = 2 / (s_plus**2 + s_minus**2)
     ctx.require("exact", "f_n -> 1 as n -> infinity, so n (C_n - rho) -> nu(rho)",
                 sympy.limit(f_n, n, sympy.oo) == 1)
-    ctx.exact("nu(rho) = ncsym's mean part of the correlation drift", nu - sde.correlation_mean_part)
+    ctx.exact("nu(rho) = ncsym's mean part of the correlation drift", nu - sde.correlation_mean_part,
+              formula=rf"\nu(\rho) = {sympy.latex(nu)}")
     ctx.exact("drift = mean part + Ito part -rho (1 - rho^2)/2",
               sde.correlation_drift - nu + rho * (1 - rho**2) / 2)
     ctx.exact("the drift vanishes at rho = 1 (identical inputs stay identical)", sde.correlation_drift.subs(rho, 1))

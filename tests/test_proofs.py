@@ -75,6 +75,9 @@ def test_latex_document_compiles(quick_run):
     text = tex.read_text()
     for name in proofs.PROOF_MODULES:
         assert proofs.latex_escape(name) in text
+    # the derived closed forms appear as formulas, not only as pass marks
+    assert r"\frac{1}{2 \sqrt{\pi}}" in text  # E[gelu]
+    assert r"\operatorname{asin}" in text  # the arc-cosine / arcsine kernels
     _compile(tex)
 
 
