@@ -129,39 +129,6 @@ def _zero_distance(base: sympy.Expr) -> float:
 
 # -- parity ----------------------------------------------------------------------------------
 
-def parity(act: Activation) -> int | None:
-    """+1 for an even activation, -1 for an odd one, None otherwise (checked symbolically).
-
-    >>> from ncsym import zoo
-    >>> parity(zoo.tanh), parity(zoo.abs), parity(zoo.relu)
-    (-1, 1, None)
-    """
-    if act.parameters or act.deltas:
-        return None
-    f = act.mpmath()
-    with mpmath.workdps(30):
-        points = [mpmath.mpf(v) for v in ("0.3183", "1.2071", "2.7183", "0.05")]
-        values = [(f(p), f(-p)) for p in points]
-        scale = max(max(abs(a), abs(b)) for a, b in values) + 1
-        candidates = []
-        for sign in (1, -1):
-            if all(abs(a - sign * b) < mpmath.mpf(10) ** -25 * scale for a, b in values):
-                candidates.append(sign)
-    for sign in candidates:
-        from ._timebound import time_limit
-
-        difference = act.expr.subs(x, -x) - sign * act.expr
-        try:
-            with time_limit(2.0):
-                if sympy.expand(difference) == 0 or sympy.simplify(difference) == 0:
-                    return sign
-        except TimeoutError:
-            pass
-    return None
-
-
-# -- the quadrature ---------------------------------------------------------------------------
-
 def _mp_piece_functions(act: Activation) -> list[tuple[float, float, Callable]]:
     return [(p.lo, p.hi, sympy.lambdify(x, p.expr, modules="mpmath")) for p in act.pieces]
 
@@ -266,7 +233,7 @@ def quadrature_coefficients(act: Activation, n_max: int, q: sympy.Expr, dps: int
         raise DomainError(f"{act.name} contains Dirac deltas; it has no numeric Hermite quadrature")
     if act.parameters:
         raise DomainError(f"{act.name} has symbolic parameters; substitute values first")
-    symmetry = parity(act)
+    symmetry = act.parity or None  # -1 odd, +1 even; 0 (neither) and None both mean no symmetry
     strip = strip_half_width(act)
     target_digits = dps + 2
     extra_digits = 15

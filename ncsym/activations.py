@@ -178,6 +178,44 @@ class Activation:
                               - _one_sided(sympy.diff(left, x, order), point, "-"))
 
     @cached_property
+    def parity(self) -> int | None:
+        """-1 if sigma is odd, +1 if even (both proved symbolically), 0 if neither, None if undecided.
+
+        A numeric screen at a few points rules a parity out exactly where it fails (a
+        witness); a surviving candidate must then be proved by sympy within a time bound.
+
+        >>> from ncsym import zoo
+        >>> zoo.tanh.parity, zoo.abs.parity, zoo.relu.parity, zoo.erf.affine_input(2).parity
+        (-1, 1, 0, -1)
+        """
+        if self.parameters or self.deltas:
+            return None
+        from ._timebound import time_limit
+
+        f = self.mpmath()
+        with mpmath.workdps(30):
+            pairs = [(f(p), f(-p)) for p in (mpmath.mpf(v) for v in ("0.3183", "1.2071", "2.7183", "0.05"))]
+            scale = max(max(abs(a), abs(b)) for a, b in pairs) + 1
+            candidates = [sign for sign in (-1, 1)
+                          if all(abs(a - sign * b) < mpmath.mpf(10) ** -25 * scale for a, b in pairs)]
+        undecided = False
+        for sign in candidates:
+            difference = self.expr.subs(x, -x) - sign * self.expr
+            try:
+                with time_limit(2.0):
+                    for candidate in (sympy.expand(difference), sympy.simplify(difference),
+                                      sympy.simplify(difference.rewrite(sympy.exp))):
+                        if candidate == 0:
+                            return sign
+                        if candidate.is_number and candidate.is_zero is False:
+                            break  # a non-zero constant difference: exactly not this parity
+                    else:
+                        undecided = True
+            except Exception:  # a timeout, or sympy's simplifiers failing on unusual input
+                undecided = True
+        return None if undecided else 0
+
+    @cached_property
     def is_polynomial_pieces(self) -> bool:
         """True when every piece is a polynomial in x (the ReLU family, step, abs, ...)."""
         return all(p.expr.is_polynomial(x) for p in self.pieces)

@@ -714,25 +714,7 @@ def _is_zero_function(expr: sympy.Expr) -> bool:
 
 def _is_odd(act: Activation) -> bool | None:
     """Whether sigma(-x) = -sigma(x): True (proved symbolically), False (a witness point), None."""
-    from .activations import x
-
-    expr = act.expr
-    total = expr.subs(x, -x) + expr
-    if total == 0:
-        return True
-    # A witness point where sigma(-t) + sigma(t) != 0 disproves oddness quickly and exactly.
-    for t in _WITNESS_POINTS:
-        sign = exact_sign(total.subs(x, t))
-        if sign is not None and sign != 0:
-            return False
-    try:
-        for candidate in (sympy.expand(total), sympy.simplify(total),
-                          sympy.simplify(total.rewrite(sympy.exp))):
-            if candidate == 0:
-                return True
-    except Exception:  # sympy's simplifiers raise assorted errors on unusual input
-        pass
-    return None
+    return {-1: True, 0: False, 1: act.expr == 0}.get(act.parity)
 
 
 def correlation_map(act: Any, *, sigma_w2: Any = None, sigma_b2: Any = 0, q: Any = None,

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import sympy
 
+import ncsym
 from ncsym import zoo
 from ncsym.activations import Activation, x
 from ncsym.errors import DomainError, NoClosedFormError, NotSquareIntegrableError
@@ -304,7 +305,8 @@ def test_symbolic_closed_form_has_no_numeric_value():
     result = gaussian_mean(zoo.relu, q_sym)
     assert result.exact is not None and mpmath.isnan(result.value)
     with pytest.raises(NoClosedFormError):
-        gaussian_mean(zoo.tanh, q_sym)
+        gaussian_moment(zoo.tanh, 2, q_sym)
+    assert gaussian_mean(zoo.tanh, q_sym).exact == 0  # odd symmetry needs no closed form
 
 
 # -- bad input -------------------------------------------------------------------------------------
@@ -353,3 +355,23 @@ def test_log_abs_is_square_integrable():
         m = -(mpmath.euler + mpmath.log(2)) / 2
         assert abs(mean.value - m) < 1e-18
         assert abs(second.value - (m**2 + mpmath.pi**2 / 8)) < 1e-18
+
+
+@pytest.mark.parametrize("factors, power", [
+    (["tanh"], 0), (["sigmoid(x) - 1/2"], 0), (["tanh", "cos"], 0), (["tanh"], 2), (["softplus(x) - softplus(-x)"], 0),
+    (["abs", "sin"], 0), ([], 3),
+])
+def test_odd_integrands_have_exact_zero_mean(factors, power):
+    # Odd symmetry proves E = 0 exactly even without a closed form; the numeric route agrees.
+    result = ncsym.expectation(*factors, z_power=power, method="exact")
+    assert result.exact == 0 and "odd symmetry" in result.method
+    if factors:
+        numeric = ncsym.expectation(*factors, z_power=power, method="numeric", dps=20)
+        assert abs(numeric.value) <= numeric.error + mpmath.mpf(10) ** -18
+
+
+@pytest.mark.parametrize("spec", ["gelu_tanh", "tanh(x) + 10^-30", "tanh(x - 1)"])
+def test_symmetry_shortcut_needs_a_proof(spec):
+    # Not odd: the mean is not zero and must not be reported as exactly 0.
+    result = ncsym.gaussian_mean(spec, dps=40)
+    assert result.exact != 0 and abs(result.value) > result.error
