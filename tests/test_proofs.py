@@ -144,3 +144,13 @@ def test_latex_escapes_hostile_text(tmp_path):
     tex = tmp_path / "hostile.tex"
     tex.write_text(proofs.to_latex([outcome]))
     _compile(tex)
+
+
+@pytest.mark.parametrize("dps", [15, 60])
+def test_high_precision_claims_hold_at_other_precisions(dps):
+    # the numeric checks scale their bounds with dps: at 60 digits a 30-digit shortcut would fail
+    outcomes = proofs.run_all(["relu_arccos", "gelu_mean", "kernel_at_zero", "deq_fixed_point"], dps=dps, quick=True)
+    failing = {o.name: [c for c in o.checks if not c.passed] or o.error for o in outcomes if not o.passed}
+    assert not failing, failing
+    bounds = [c.detail for o in outcomes for c in o.checks if c.kind == "numeric" and "bound" in c.detail]
+    assert bounds
