@@ -193,8 +193,10 @@ def _expectation_cached(acts, q, shift, power, method, dps, seconds) -> Result:
     details = {"integrability": integrability, "attempts": []}
     attempts = details["attempts"]
 
-    if method in ("auto", "exact") and _odd_integrand(acts, shift, power):
-        return _exact_result(sympy.Integer(0), label, "exact: odd symmetry of the integrand", dps, details)
+    if method in ("auto", "exact"):
+        symmetric = _symmetry_value(acts, shift, power)
+        if symmetric is not None:
+            return _exact_result(symmetric, label, "exact: odd symmetry of the integrand", dps, details)
     if method in ("auto", "exact"):
         try:
             expr = _exact_cached(acts, q, shift, power)
@@ -223,16 +225,27 @@ def _expectation_cached(acts, q, shift, power, method, dps, seconds) -> Result:
                                method="numeric: mpmath tanh-sinh quadrature")
 
 
-def _odd_integrand(acts, shift, power) -> bool:
-    """True when z^k prod sigma_i(sqrt(q) z) is odd in z (proved), so its Gaussian mean is 0."""
+def _symmetry_value(acts, shift, power) -> sympy.Expr | None:
+    """E[z^k prod sigma_i(sqrt(q) z)] where odd symmetry alone decides it, else None.
+
+    The integrand odd in z (each factor proved odd or even) gives 0. One factor that is odd
+    about its value at 0 (sigma - sigma(0) odd, like sigmoid) gives sigma(0) E[z^k], with
+    E[z^k] = (k-1)!! for even k and 0 for odd k, since z^k (sigma - sigma(0)) is then odd.
+    """
     if not acts:
-        return power % 2 == 1
+        return sympy.Integer(0) if power % 2 == 1 else None
     if shift != 0:
-        return False
+        return None
     parities = [a.parity for a in acts]
-    if any(p not in (-1, 1) for p in parities):
-        return False
-    return (-1) ** power * math.prod(parities) == -1
+    if all(p in (-1, 1) for p in parities):
+        return sympy.Integer(0) if (-1) ** power * math.prod(parities) == -1 else None
+    if len(acts) == 1 and power % 2 == 0:
+        (act,) = acts
+        at_zero = act.expr.subs(x, 0)
+        if at_zero.is_number and at_zero.is_finite and not act.parameters and not act.deltas:
+            if Activation(act.expr - at_zero).parity == -1:
+                return at_zero * sympy.factorial2(power - 1)
+    return None
 
 
 def _exact_result(expr, label, method, dps, details) -> Result:

@@ -370,6 +370,15 @@ def test_odd_integrands_have_exact_zero_mean(factors, power):
         assert abs(numeric.value) <= numeric.error + mpmath.mpf(10) ** -18
 
 
+def test_odd_about_its_value_at_zero():
+    # sigmoid - 1/2 is odd, so E[sigmoid] = 1/2 and E[z^2 sigmoid] = 1/2 exactly.
+    assert ncsym.gaussian_mean("sigmoid").exact == sympy.Rational(1, 2)
+    assert ncsym.expectation("sigmoid", z_power=2).exact == sympy.Rational(1, 2)
+    assert ncsym.expectation("tanh(x) + 3", z_power=4).exact == 9  # 3 E[z^4]
+    numeric = ncsym.expectation("sigmoid", z_power=2, method="numeric", dps=25)
+    assert abs(numeric.value - mpmath.mpf(1) / 2) <= numeric.error
+
+
 @pytest.mark.parametrize("spec", ["gelu_tanh", "tanh(x) + 10^-30", "tanh(x - 1)"])
 def test_symmetry_shortcut_needs_a_proof(spec):
     # Not odd: the mean is not zero and must not be reported as exactly 0.

@@ -489,9 +489,10 @@ def test_latex_proof_mentions_exact_quantities():
 
 
 def test_undecided_mean_is_not_guessed():
-    # E[tanh(x) + 10^-200] = 10^-200 exactly, but tanh has no closed-form mean and quadrature at
-    # 15 (and, on retry, 40) digits cannot separate 10^-200 from 0: the verdict must stay open.
-    cert = independence("tanh(x) + 1/10**200", dps=15)
+    # E[tanh(x - 10^-200)] is about -10^-200 E[tanh'], but it has no closed form nor symmetry,
+    # and quadrature at 15 (and, on retry, 40) digits cannot separate it from 0: the verdict
+    # must stay open. (tanh(x) + 10^-200 would not do: odd symmetry gives its mean exactly.)
+    cert = independence("tanh(x - 1/10**200)", dps=15)
     assert cert.holds is None and cert.mean_is_zero is None
     assert "E[sigma]" in cert.reason and cert.behaviour == "undecided"
 
@@ -554,3 +555,8 @@ def test_bad_input():
         cert.depth_to_reach(0.5, 0)
     with pytest.raises(DomainError):
         cert.gamma(0)
+
+
+def test_mean_from_symmetry_decides_a_tiny_offset():
+    cert = independence("tanh(x) + 1/10**200", dps=15)
+    assert cert.mean.exact == sympy.Rational(1, 10**200) and cert.holds is False
