@@ -216,6 +216,23 @@ class Activation:
         return None if undecided else 0
 
     @cached_property
+    def odd_about(self) -> sympy.Expr | None:
+        """c with sigma - c odd (then c = sigma(0)), or None when that is not proved.
+
+        >>> from ncsym import zoo
+        >>> zoo.sigmoid.odd_about, zoo.tanh.odd_about, zoo.relu.odd_about
+        (1/2, 0, None)
+        """
+        if self.parity == -1:
+            return sympy.Integer(0)
+        if self.parameters or self.deltas:
+            return None
+        at_zero = self.expr.subs(x, 0)
+        if not (at_zero.is_number and at_zero.is_finite):
+            return None
+        return at_zero if Activation(self.expr - at_zero).parity == -1 else None
+
+    @cached_property
     def is_polynomial_pieces(self) -> bool:
         """True when every piece is a polynomial in x (the ReLU family, step, abs, ...)."""
         return all(p.expr.is_polynomial(x) for p in self.pieces)

@@ -239,12 +239,8 @@ def _symmetry_value(acts, shift, power) -> sympy.Expr | None:
     parities = [a.parity for a in acts]
     if all(p in (-1, 1) for p in parities):
         return sympy.Integer(0) if (-1) ** power * math.prod(parities) == -1 else None
-    if len(acts) == 1 and power % 2 == 0:
-        (act,) = acts
-        at_zero = act.expr.subs(x, 0)
-        if at_zero.is_number and at_zero.is_finite and not act.parameters and not act.deltas:
-            if Activation(act.expr - at_zero).parity == -1:
-                return at_zero * sympy.factorial2(power - 1)
+    if len(acts) == 1 and power % 2 == 0 and acts[0].odd_about is not None:
+        return acts[0].odd_about * sympy.factorial2(power - 1)
     return None
 
 

@@ -158,10 +158,18 @@ def _compute(act: Activation, n_max: int, q: sympy.Expr, method: str, dps: int) 
                          for n, (expr, value) in enumerate(pairs))
         if method == "exact":
             raise NoClosedFormError(f"no exact Hermite coefficients for {act.name}: " + "; ".join(reasons))
-    values, errors, details = quadrature_coefficients(act, n_max, q, dps)
+    # sigma - c odd (sigmoid: c = 1/2) makes a_0 = c and every even a_n, n >= 2, exactly 0.
+    offset = act.odd_about
+    shifted = act if not offset else Activation(act.expr - offset, name=f"{act.name} - ({offset})")
+    values, errors, details = quadrature_coefficients(shifted, n_max, q, dps)
+    if offset:
+        values[0], errors[0] = offset, mpmath.mpf(0)
     out = []
     for n, (value, error) in enumerate(zip(values, errors)):
-        if value == 0 and error == 0:
+        if error == 0 and isinstance(value, sympy.Expr):
+            out.append(Result.from_exact(value, label=_label(act, n, q),
+                                         method="exact: odd symmetry about sigma(0)", dps=dps))
+        elif value == 0 and error == 0:
             out.append(Result.from_exact(sympy.Integer(0), label=_label(act, n, q),
                                          method="exact: parity of the activation", dps=dps))
         else:

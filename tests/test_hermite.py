@@ -291,3 +291,16 @@ def test_numeric_error_bounds_cover_the_stored_rounding(dps):
     high = parseval_tail(zoo.tanh, 10, dps=dps + 30)
     assert abs(low.value - high.value) <= low.error
     assert low.error < abs(low.value) * mpmath.mpf(10) ** (-dps)
+
+
+def test_sigmoid_is_odd_about_one_half():
+    # sigmoid - 1/2 is odd: a_0 = 1/2 and even a_n vanish exactly; odd a_n against plain quadrature.
+    coefficients = hermite_coefficients(zoo.sigmoid, 5, dps=20)
+    assert coefficients[0].exact == sympy.Rational(1, 2)
+    assert all(coefficients[n].exact == 0 for n in (2, 4))
+    with mpmath.workdps(30):
+        for n in (1, 3, 5):
+            reference = mpmath.quad(
+                lambda z: mpmath.npdf(z) / (1 + mpmath.exp(-z)) * mpmath.hermite(n, z / mpmath.sqrt(2))
+                * mpmath.mpf(2) ** (-n / mpmath.mpf(2)) / mpmath.sqrt(mpmath.factorial(n)), [-mpmath.inf, 0, mpmath.inf])
+            assert abs(coefficients[n].value - reference) <= coefficients[n].error + mpmath.mpf(10) ** -25
