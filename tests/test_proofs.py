@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import proofs  # noqa: E402
+from latex_checks import check_balanced  # noqa: E402
 
 ROW = re.compile(r"^(\S+)\s+(PASS|FAIL)\s+[\d.]+s\s+(.*)$")
 
@@ -42,26 +43,8 @@ def test_quick_run_passes_every_claim(quick_run):
     assert f"{len(proofs.PROOF_MODULES)} of {len(proofs.PROOF_MODULES)} claims pass" in proc.stdout
 
 
-def _check_latex_structure(text: str) -> None:
-    """Parser-level check: balanced braces (ignoring escaped ones) and matching environments."""
-    stripped = re.sub(r"\\[{}%$&#_]", "", text)
-    depth = 0
-    for ch in stripped:
-        depth += {"{": 1, "}": -1}.get(ch, 0)
-        assert depth >= 0, "a closing brace without an opening one"
-    assert depth == 0, "unbalanced braces"
-    stack = []
-    for kind, env in re.findall(r"\\(begin|end)\{([^}]*)\}", stripped):
-        if kind == "begin":
-            stack.append(env)
-        else:
-            assert stack and stack.pop() == env, f"\\end{{{env}}} does not match"
-    assert not stack
-    assert stripped.count("$") % 2 == 0
-
-
 def _compile(tex: Path) -> None:
-    _check_latex_structure(tex.read_text())
+    check_balanced(tex.read_text())
     if shutil.which("pdflatex") is None:
         return
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tex.parent,

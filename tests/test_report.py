@@ -12,6 +12,7 @@ import pytest
 import sympy
 
 import ncsym
+from latex_checks import check_balanced
 from ncsym import zoo
 from ncsym.errors import ActivationParseError, DomainError, NoClosedFormError
 from ncsym.report import derivation_report, latex_escape, latex_result, latex_table, zoo_table_latex
@@ -48,21 +49,7 @@ def objects_document() -> str:
 
 def check_structure(text: str) -> None:
     """Balanced braces and environments, even math delimiters, no Python reprs or NaN."""
-    depth = 0
-    stripped = re.sub(r"\\[{}$%&#_]", "", text)
-    for c in stripped:
-        depth += {"{": 1, "}": -1}.get(c, 0)
-        assert depth >= 0, "a '}' closes nothing"
-    assert depth == 0, "unbalanced braces"
-    stack = []
-    for kind, name in re.findall(r"\\(begin|end)\{([^}]*)\}", text):
-        if kind == "begin":
-            stack.append(name)
-        else:
-            assert stack and stack.pop() == name, f"\\end{{{name}}} without its \\begin"
-    assert not stack, f"unclosed environments {stack}"
-    for paragraph in stripped.split("\n\n"):
-        assert paragraph.count("$") % 2 == 0, f"odd number of $ in: {paragraph[:200]}"
+    check_balanced(text)
     for bad in ("mpf(", "Result(", "DualKernel(", "CorrelationMap(", "Max(", "sqrt(", "**", "+-", " oo"):
         assert bad not in text, f"Python syntax {bad!r} in the LaTeX"
     assert not re.search(r"\bnan\b", text, re.IGNORECASE)
