@@ -947,8 +947,6 @@ def sample_shaped_relu_networks(c_plus: float, c_minus: float, n: int, depth: in
     >>> s.rho.shape, s.log_norms.shape, s.T
     ((64,), (64, 2), 0.5)
     """
-    from .sampler import MLPSpec, iter_preactivations
-
     n, depth, n_networks = _positive(n, "n"), _positive(depth, "depth"), _positive(n_networks, "n_networks")
     rho0, ly1, ly2 = _initial(rho0, v0)
     s_plus, s_minus = 1 + float(c_plus) / math.sqrt(n), 1 + float(c_minus) / math.sqrt(n)
@@ -957,20 +955,33 @@ def sample_shaped_relu_networks(c_plus: float, c_minus: float, n: int, depth: in
     def shaped(h: np.ndarray) -> np.ndarray:
         return np.where(h > 0, s_plus * h, s_minus * h)
 
+    rho, logs = _sample_output_kernels(shaped, c, n, depth, rho0, ly1, ly2, n_networks, seed, progress)
+    return NetworkSample(n, depth, float(c_plus), float(c_minus), rho0, rho, logs)
+
+
+def _sample_output_kernels(function, c: float, n: int, depth: int, rho0: float, ly1: float, ly2: float,
+                           n_networks: int, seed: Any, progress: bool | None) -> tuple[np.ndarray, np.ndarray]:
+    """(rho, log V^aa, log V^bb) of V_d = (c/n) sigma(H_d) sigma(H_d)^T over sampled networks.
+
+    The two inputs are scaled so that the input kernel is V_0 with log-norms (ly1, ly2)
+    and correlation rho0: (c/2) X X^T = V_0.
+    """
+    from .sampler import MLPSpec, iter_preactivations
+
     v_1, v_2 = math.exp(ly1), math.exp(ly2)
     cov = np.array([[v_1, rho0 * math.sqrt(v_1 * v_2)], [rho0 * math.sqrt(v_1 * v_2), v_2]])
-    X = np.linalg.cholesky(cov) * math.sqrt(2.0 / c)  # (c/2) X X^T = V_0
-    spec = MLPSpec(input_dim=2, widths=n, depth=depth, activation=shaped, sigma_w2=c)
+    X = np.linalg.cholesky(cov) * math.sqrt(2.0 / c)
+    spec = MLPSpec(input_dim=2, widths=n, depth=depth, activation=function, sigma_w2=c)
     rho = np.empty(n_networks)
     logs = np.empty((n_networks, 2))
     for first, out, _ in iter_preactivations(spec, X, n_networks, method="gram", layers=[depth], seed=seed,
                                              progress=progress):
-        a = shaped(out[depth])
+        a = function(out[depth])
         V = np.matmul(a, np.swapaxes(a, 1, 2)) * (c / n)
         part = slice(first, first + V.shape[0])
         rho[part] = V[:, 0, 1] / np.sqrt(V[:, 0, 0] * V[:, 1, 1])
         logs[part] = np.log(np.stack([V[:, 0, 0], V[:, 1, 1]], axis=1))
-    return NetworkSample(n, depth, float(c_plus), float(c_minus), rho0, rho, logs)
+    return rho, logs
 
 
 def sample_smooth_shaped_networks(phi: Any, a: float, n: int, depth: int, rho0: float, n_networks: int, *,
@@ -987,27 +998,13 @@ def sample_smooth_shaped_networks(phi: Any, a: float, n: int, depth: int, rho0: 
     >>> s.rho.shape, s.T
     ((32,), 0.5)
     """
-    from .sampler import MLPSpec, iter_preactivations
-
     shaped = smooth_shaped(phi, exact_number(a), _positive(n, "n"))
     depth, n_networks = _positive(depth, "depth"), _positive(n_networks, "n_networks")
     rho0, ly1, ly2 = _initial(rho0, v0)
     function = shaped.numpy()
     nodes, weights = np.polynomial.hermite_e.hermegauss(200)
     c = 1.0 / float(np.sum(weights * function(nodes) ** 2) / math.sqrt(2 * math.pi))
-    v_1, v_2 = math.exp(ly1), math.exp(ly2)
-    cov = np.array([[v_1, rho0 * math.sqrt(v_1 * v_2)], [rho0 * math.sqrt(v_1 * v_2), v_2]])
-    X = np.linalg.cholesky(cov) * math.sqrt(2.0 / c)
-    spec = MLPSpec(input_dim=2, widths=n, depth=depth, activation=function, sigma_w2=c)
-    rho = np.empty(n_networks)
-    logs = np.empty((n_networks, 2))
-    for first, out, _ in iter_preactivations(spec, X, n_networks, method="gram", layers=[depth], seed=seed,
-                                             progress=progress):
-        act = function(out[depth])
-        V = np.matmul(act, np.swapaxes(act, 1, 2)) * (c / n)
-        part = slice(first, first + V.shape[0])
-        rho[part] = V[:, 0, 1] / np.sqrt(V[:, 0, 0] * V[:, 1, 1])
-        logs[part] = np.log(np.stack([V[:, 0, 0], V[:, 1, 1]], axis=1))
+    rho, logs = _sample_output_kernels(function, c, n, depth, rho0, ly1, ly2, n_networks, seed, progress)
     return NetworkSample(n, depth, math.nan, math.nan, rho0, rho, logs)
 
 
