@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     axes[0].set_ylabel("correlation of two inputs")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(args.output, dpi=120)
+    fig.savefig(args.output, dpi=120, bbox_inches="tight")
     plt.close(fig)
     print(f"saved {args.output}")
     return 0

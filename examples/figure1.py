@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle("Correlation maps with natural hyperparameters (Dunbar & Aaronson 2025, Figure 1)")
     fig.tight_layout()
-    fig.savefig(args.output, dpi=120)
+    fig.savefig(args.output, dpi=120, bbox_inches="tight")
     plt.close(fig)
     print(f"saved {args.output}")
     return 0
