@@ -550,6 +550,54 @@ def _polynomial_moment_float(coeffs: tuple, n: int, q: Any) -> Any:
     return total
 
 
+# -- Gaussian bumps: exp(-b x^2) ---------------------------------------------------------
+
+def _recognize_gaussian_bumps(act: Activation) -> Any:
+    """const + sum_j A_j exp(-b_j x^2), b_j > 0: erf' and other Gaussian-shaped activations."""
+    expr = _single_piece(act)
+    if expr is None or not expr.has(sympy.exp):
+        return None
+    const, atoms = sympy.Integer(0), {}
+    for coeff, dep in _terms(expr):
+        if not _real(coeff):
+            return None
+        if dep == 1:
+            const += coeff
+            continue
+        if not isinstance(dep, sympy.exp):
+            return None
+        b = -sympy.expand(dep.args[0] / x**2)
+        if b.has(x) or not _real(b) or not b.is_positive:
+            return None
+        atoms[b] = atoms.get(b, 0) + coeff
+    atoms = tuple((a, b) for b, a in atoms.items() if a != 0)
+    return (const, atoms) if atoms else None
+
+
+def _gaussian_bumps_symbolic(params: Any, c: Any, q1: Any, q2: Any) -> sympy.Expr:
+    # E[e^{-b u^2}] = (1 + 2 b q)^(-1/2); E[e^{-b_i u^2 - b_j v^2}] = det(I + 2 diag(b) K)^(-1/2).
+    const, atoms = params
+    total = const**2
+    for a, b in atoms:
+        total += const * a * (1 / sympy.sqrt(1 + 2 * b * q1) + 1 / sympy.sqrt(1 + 2 * b * q2))
+    for a_i, b_i in atoms:
+        for a_j, b_j in atoms:
+            total += a_i * a_j / sympy.sqrt((1 + 2 * b_i * q1) * (1 + 2 * b_j * q2) - 4 * b_i * b_j * c**2)
+    return total
+
+
+def _gaussian_bumps_numeric(params: Any, rho: np.ndarray, q1: Any, q2: Any) -> np.ndarray:
+    const, atoms = params
+    c2 = rho * rho * q1 * q2
+    total = np.full_like(rho, const * const)
+    for a, b in atoms:
+        total += const * a * (1.0 / np.sqrt(1.0 + 2.0 * b * q1) + 1.0 / np.sqrt(1.0 + 2.0 * b * q2))
+    for a_i, b_i in atoms:
+        for a_j, b_j in atoms:
+            total += a_i * a_j / np.sqrt((1.0 + 2.0 * b_i * q1) * (1.0 + 2.0 * b_j * q2) - 4.0 * b_i * b_j * c2)
+    return total
+
+
 # -- the registry --------------------------------------------------------------------------
 
 REGISTRY: tuple[ClosedFormEntry, ...] = (
@@ -570,6 +618,10 @@ REGISTRY: tuple[ClosedFormEntry, ...] = (
     ClosedFormEntry(
         "exponential", "sum_j C_j exp(lambda_j x), complex lambda_j: exp, sin, cos, sinh, cosh",
         _recognize_exponential, _exponential_symbolic, _exponential_numeric,
+    ),
+    ClosedFormEntry(
+        "gaussian_bumps", "const + sum_j A_j exp(-b_j x^2), b_j > 0: Gaussian integrals (erf' = 2/sqrt(pi) e^(-x^2))",
+        _recognize_gaussian_bumps, _gaussian_bumps_symbolic, _gaussian_bumps_numeric,
     ),
     ClosedFormEntry(
         "polynomial", "polynomials: sum_n c^n/n! E[p^(n)(u)] E[p^(n)(v)]",
