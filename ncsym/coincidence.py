@@ -91,10 +91,9 @@ class CoincidenceSpec:
 
     ``activation`` is an :class:`ncsym.Activation` (theory available) or a numpy callable;
     ``second_moment`` is E[sigma(z)^2], which fixes ``sigma_w2 = 1/second_moment``.
-    ``mlp`` is the sampler's spec (input 2n, ``depth`` hidden layers, readout n). The sampler
-    has one weight variance for all layers, ``sigma_w2 / fan_in``; the first layer needs
-    ``1 / (2n)``, so its weights are rescaled by ``input_scale = sqrt(second_moment)``
-    (:func:`sample_networks`), or equivalently the inputs are (Gram-space sampling).
+    ``mlp`` is the sampler's spec (input 2n, ``depth`` hidden layers, readout n); its first
+    layer has weight variance 1/(2n) (``sigma_w2_input = 1`` on inputs of squared norm 2n), so
+    first preactivations have unit variance, and the later layers 1/(second_moment * fan_in).
 
     >>> spec = coincidence_spec(np.tanh, 3, 8, 2, second_moment=0.394294490)
     >>> spec.n_inputs, spec.mlp.input_dim, spec.mlp.readout, spec.mlp.n_layers
@@ -115,11 +114,6 @@ class CoincidenceSpec:
         return 4**self.n
 
     @property
-    def input_scale(self) -> float:
-        """sqrt(E[sigma^2]): turns the sampler's first-layer variance into 1/(2n)."""
-        return math.sqrt(self.second_moment)
-
-    @property
     def theory_available(self) -> bool:
         """True when the activation is symbolic, so correlation maps can be computed."""
         from .activations import Activation
@@ -133,7 +127,7 @@ class CoincidenceSpec:
     @cached_property
     def mlp(self) -> MLPSpec:
         return MLPSpec(input_dim=2 * self.n, widths=self.width, depth=self.depth, activation=self.numpy_function,
-                       sigma_w2=1.0 / self.second_moment, readout=self.n, dtype=self.dtype)
+                       sigma_w2=1.0 / self.second_moment, sigma_w2_input=1.0, readout=self.n, dtype=self.dtype)
 
     def label(self) -> str:
         return f"{self.name}, n={self.n}, width={self.width}, depth={self.depth}"
@@ -200,17 +194,14 @@ def boolean_inputs(n_bits: int, start: int = 0, stop: int | None = None, dtype: 
 def sample_networks(spec: CoincidenceSpec, n_networks: int, seed: Any = 0, *, start: int = 0) -> NetworkWeights:
     """The weights of networks ``start ..`` of the seeded sequence, first layer of variance 1/(2n).
 
-    Drawn by :func:`ncsym.sampler.sample_weights` (so independent of how a run is chunked),
-    then the first layer is rescaled by ``spec.input_scale`` (see :class:`CoincidenceSpec`).
+    Drawn by :func:`ncsym.sampler.sample_weights`, so independent of how a run is chunked.
 
     >>> spec = coincidence_spec(np.tanh, 2, 8, 2, second_moment=0.394294490)
     >>> w = sample_networks(spec, 3, seed=0)
     >>> [a.shape for a in w.weights]
     [(3, 8, 4), (3, 8, 8), (3, 2, 8)]
     """
-    weights = sample_weights(spec.mlp, n_networks, seed, start=start)
-    first = weights.weights[0] * spec.dtype.type(spec.input_scale)
-    return NetworkWeights(weights.spec, (first, *weights.weights[1:]), weights.biases, weights.start)
+    return sample_weights(spec.mlp, n_networks, seed, start=start)
 
 
 # -- counting ---------------------------------------------------------------------------------
@@ -355,9 +346,8 @@ def _sample_counts(spec: CoincidenceSpec, n_networks: int, seed: Any, method: st
             weights = sample_networks(spec, min(chunk, n_networks - first), seed, start=first)
             parts.append(count_all_negative(spec, weights, given_hidden=given_hidden))
     else:
-        # Gram-space: the same law through P x P factors; the first layer sees inputs scaled
-        # by sqrt(E[sigma^2]) (its variance is sigma_w2 |x|^2 / (2n) with sigma_w2 = 1/E[sigma^2]).
-        X = boolean_inputs(2 * spec.n, dtype=np.float64) * spec.input_scale
+        # Gram-space: the same law through P x P factors.
+        X = boolean_inputs(2 * spec.n, dtype=np.float64)
         rows = _kernel_rows(spec.n_inputs)
         layers = [hidden, readout] if given_hidden else [readout]
         for _, out, _bad in iter_preactivations(spec.mlp, X, n_networks, method="gram", layers=layers,
@@ -896,7 +886,7 @@ def hamming_correlations(act: Any, n: int, width: int, depth: int, n_networks: i
         X[h, :h] = -1.0
     rho0 = 1 - hamming / n
     pair, self_a, self_b = [], [], []
-    for _, out, bad in iter_preactivations(spec.mlp, X * spec.input_scale, n_networks, method="gram",
+    for _, out, bad in iter_preactivations(spec.mlp, X, n_networks, method="gram",
                                            layers=depth, seed=seed):
         a = _activate(spec.numpy_function, out[depth])[~bad]
         pair.append(np.einsum("mw,mhw->mh", a[:, 0], a))

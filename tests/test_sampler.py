@@ -408,3 +408,17 @@ def test_shaped_relu_network_matches_reference_simulation():
         warnings.simplefilter("error")
         stats = network_statistics(spec, X, 4000, seed=0, layers=n)[n]
     assert abs(stats.correlation.value[0, 1] - 0.351) < Z * stats.correlation.std_error[0, 1] + 0.01
+
+
+@pytest.mark.parametrize("method", ["gram", "weights"])
+def test_input_layer_variance(method):
+    # Identity activation: E[K^1] = sigma_w2_input X X^T / d and E[K^2] = sigma_w2 E[K^1], exactly.
+    X = np.array([[1.0, 2.0, -1.0], [0.5, 0.0, 1.0]])
+    spec = MLPSpec(input_dim=3, widths=16, depth=2, activation=lambda h: h, sigma_w2=3.0, sigma_w2_input=0.5)
+    stats = network_statistics(spec, X, 4000, method=method, seed=7, layers=[1, 2])
+    first = 0.5 * X @ X.T / 3
+    for layer, expected in ((1, first), (2, 3.0 * first)):
+        k = stats[layer].kernel
+        assert np.all(np.abs(k.value - expected) <= 5 * k.std_error), (layer, k.value, expected)
+    with pytest.raises(DomainError):
+        MLPSpec(input_dim=3, widths=4, depth=1, activation=np.tanh, sigma_w2_input=-1.0)

@@ -140,7 +140,7 @@ class NetworkWeights:
     """Drawn weights of ``n_networks`` networks of one spec.
 
     ``weights[l - 1]`` has shape ``[n_networks, fan_out, fan_in]`` (already scaled by
-    sqrt(sigma_w2 / fan_in)); ``biases[l - 1]`` is ``[n_networks, fan_out]`` or None when
+    sqrt(spec.weight_variance(l) / fan_in)); ``biases[l - 1]`` is ``[n_networks, fan_out]`` or None when
     ``sigma_b2 == 0``. ``start`` is the index of the first network in the seeded sequence.
     """
 
@@ -174,7 +174,7 @@ def _draw_layer(spec: MLPSpec, root, layer: int, blocks: range, block_size: int)
         rng.standard_normal(dtype=spec.dtype, out=weights[part])
         if biases is not None:
             rng.standard_normal(dtype=spec.dtype, out=biases[part])
-    weights *= spec.dtype.type(math.sqrt(spec.sigma_w2 / fan_in))
+    weights *= spec.dtype.type(math.sqrt(spec.weight_variance(layer) / fan_in))
     if biases is not None:
         biases *= spec.dtype.type(math.sqrt(spec.sigma_b2))
     return weights, biases
@@ -362,9 +362,9 @@ def _draw_gram_layer(spec, root, layer, blocks, block_size, n_inputs) -> np.ndar
     return noise
 
 
-def _gram_factor(spec: MLPSpec, activation_in: np.ndarray, fan_in: int) -> np.ndarray:
+def _gram_factor(spec: MLPSpec, activation_in: np.ndarray, fan_in: int, layer: int) -> np.ndarray:
     a = np.asarray(activation_in, dtype=np.float64)
-    gram = np.matmul(a, np.swapaxes(a, -1, -2)) * (spec.sigma_w2 / fan_in) + spec.sigma_b2
+    gram = np.matmul(a, np.swapaxes(a, -1, -2)) * (spec.weight_variance(layer) / fan_in) + spec.sigma_b2
     return psd_factor(gram).astype(spec.dtype)
 
 
@@ -375,7 +375,7 @@ def _run_chunk(spec, X, root, method, blocks, block_size, wanted, function):
     first_bad = None
     out = {}
     h = None
-    first_factor = _gram_factor(spec, X, spec.input_dim) if method == "gram" else None
+    first_factor = _gram_factor(spec, X, spec.input_dim, 1) if method == "gram" else None
     with np.errstate(over="ignore", invalid="ignore"):
         for layer in range(1, wanted[-1] + 1):
             fan_in = spec.fan_out_in(layer)[1]
@@ -384,7 +384,7 @@ def _run_chunk(spec, X, root, method, blocks, block_size, wanted, function):
                 w, b = _draw_layer(spec, root, layer, blocks, block_size)
                 h = _weight_step(spec, layer, h, a, w, b)
             else:
-                factor = first_factor if layer == 1 else _gram_factor(spec, a, fan_in)
+                factor = first_factor if layer == 1 else _gram_factor(spec, a, fan_in, layer)
                 noise = _draw_gram_layer(spec, root, layer, blocks, block_size, X.shape[0])
                 update = np.matmul(factor, noise.transpose(0, 2, 1))
                 h = h + spec.dtype.type(spec.residual_scale) * update if spec.is_residual(layer) else update

@@ -69,6 +69,9 @@ class MLPSpec:
     the first layer and the readout stay plain. Shaped networks are ordinary specs with a
     shaped activation and ``sigma_w2 = c``.
 
+    ``sigma_w2_input``, when given, is the weight variance of layer 1 alone (e.g. 1 on
+    inputs of squared norm d, so that layer 1 has unit variance whatever sigma_w2 is).
+
     ``n_layers`` counts the layers whose preactivations can be requested (1-based).
 
     >>> spec = MLPSpec(input_dim=3, widths=16, depth=2, activation=np.tanh)
@@ -87,6 +90,7 @@ class MLPSpec:
     dtype: Any = np.float64
     readout: int | None = None
     residual_scale: float | None = None
+    sigma_w2_input: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -110,6 +114,8 @@ class MLPSpec:
         set_(self, "depth", len(widths))
         set_(self, "sigma_w2", _variance(self.sigma_w2, "sigma_w2"))
         set_(self, "sigma_b2", _variance(self.sigma_b2, "sigma_b2"))
+        if self.sigma_w2_input is not None:
+            set_(self, "sigma_w2_input", _variance(self.sigma_w2_input, "sigma_w2_input"))
         try:
             dtype = np.dtype(self.dtype)
         except TypeError:
@@ -144,6 +150,16 @@ class MLPSpec:
         fan_in = self.input_dim if layer == 1 else self.widths[layer - 2]
         fan_out = self.widths[layer - 1] if layer <= self.depth else self.readout
         return fan_out, fan_in
+
+    def weight_variance(self, layer: int) -> float:
+        """sigma_w^2 of ``layer``: weights are N(0, weight_variance / fan_in).
+
+        >>> MLPSpec(2, 4, activation=np.tanh, depth=2, sigma_w2=2.0, sigma_w2_input=1.0).weight_variance(1)
+        1.0
+        """
+        if layer == 1 and self.sigma_w2_input is not None:
+            return self.sigma_w2_input
+        return self.sigma_w2
 
     def is_residual(self, layer: int) -> bool:
         """Whether ``layer`` adds its update to the previous preactivations."""
