@@ -282,13 +282,13 @@ def _piecewise_linear_numeric(params: Any, rho: np.ndarray, q1: Any, q2: Any) ->
     return total
 
 
-# -- erf -------------------------------------------------------------------------------
+# -- erf, with odd Gaussian bumps x exp(-e x^2) (the derivative of gelu) ---------------------
 
 def _recognize_erf(act: Activation) -> Any:
     expr = _single_piece(act)
     if expr is None or not expr.has(sympy.erf):
         return None
-    const, atoms = sympy.Integer(0), {}
+    const, atoms, bumps = sympy.Integer(0), {}, {}
     for coeff, dep in _terms(expr):
         if not _real(coeff):
             return None
@@ -296,30 +296,61 @@ def _recognize_erf(act: Activation) -> Any:
             const += coeff
         elif isinstance(dep, sympy.erf) and (b := _linear_slope(dep.args[0])) is not None and _real(b):
             atoms[b] = atoms.get(b, 0) + coeff
+        elif (e := _odd_bump_rate(dep)) is not None:
+            bumps[e] = bumps.get(e, 0) + coeff
         else:
             return None
     atoms = tuple((a, b) for b, a in atoms.items() if a != 0)
-    return (const, atoms) if atoms else None
+    bumps = tuple((d, e) for e, d in bumps.items() if d != 0)
+    return (const, atoms, bumps) if atoms else None
 
+
+def _odd_bump_rate(dep: sympy.Expr) -> sympy.Expr | None:
+    """e when dep == x * exp(-e x^2) with e > 0, else None."""
+    rest = sympy.simplify(dep / x)
+    if not isinstance(rest, sympy.exp):
+        return None
+    e = -sympy.expand(rest.args[0] / x**2)
+    return e if not e.has(x) and _real(e) and e.is_positive else None
+
+
+# For (u, v) ~ N(0, [[q1, c], [c, q2]]) and D = (1 + q1)(1 + q2) - c^2 (Gaussian integrals,
+# with E[Phi(u) | v] = Phi(alpha v) and Stein's identity for the first):
+#   E[Phi(u) v phi(v)]   = c / (2 pi (1 + q2) sqrt(D)),
+#   E[u phi(u) v phi(v)] = c / (2 pi D^(3/2)).
+# Scaled arguments reduce to these: erf(b u) = 2 Phi(sqrt2 b u) - 1 and
+# v exp(-e v^2) = sqrt(pi / e) v' phi(v') with v' = sqrt(2 e) v.
 
 def _erf_symbolic(params: Any, c: Any, q1: Any, q2: Any) -> sympy.Expr:
-    const, atoms = params
-    total = const**2
-    for a_i, b_i in atoms:
-        for a_j, b_j in atoms:
-            total += a_i * a_j * 2 / _pi * sympy.asin(2 * b_i * b_j * c / sympy.sqrt((1 + 2 * b_i**2 * q1) * (1 + 2 * b_j**2 * q2)))
-    return total
+    return _erf_kernel(params, c, q1, q2, sympy.sqrt, sympy.asin, _pi)
 
 
 def _erf_numeric(params: Any, rho: np.ndarray, q1: Any, q2: Any) -> np.ndarray:
-    const, atoms = params
+    # |asin argument| < 1 strictly for |rho| <= 1, so no clipping is needed.
     c = rho * np.sqrt(q1 * q2)
-    total = np.full_like(rho, const * const)
+    return np.broadcast_to(_erf_kernel(params, c, q1, q2, np.sqrt, np.arcsin, math.pi), np.shape(rho))
+
+
+def _erf_kernel(params: Any, c: Any, q1: Any, q2: Any, sqrt: Callable, asin: Callable, pi: Any) -> Any:
+    """One formula for both the exact (sympy) and the float64 (numpy) kernel."""
+    const, atoms, bumps = params
+    total = const**2 + 0 * c  # 0 * c: an array of the right shape in float mode, 0 in sympy
     for a_i, b_i in atoms:
         for a_j, b_j in atoms:
-            # |argument| < 1 strictly for |rho| <= 1, so no clipping is needed
-            factor = 2.0 * b_i * b_j / np.sqrt((1.0 + 2.0 * b_i * b_i * q1) * (1.0 + 2.0 * b_j * b_j * q2))
-            total += a_i * a_j * (2.0 / math.pi) * np.arcsin(factor * c)
+            total = total + a_i * a_j * 2 / pi * asin(2 * b_i * b_j * c / sqrt((1 + 2 * b_i**2 * q1) * (1 + 2 * b_j**2 * q2)))
+
+    def phi_times_bump(b, e, qa, qb):  # E[Phi(b u) v exp(-e v^2)], var u = qa, var v = qb
+        Q1, Q2, C = b**2 * qa, 2 * e * qb, b * sqrt(2 * e) * c
+        return sqrt(pi / e) * C / (2 * pi * (1 + Q2) * sqrt((1 + Q1) * (1 + Q2) - C**2))
+
+    for a, b in atoms:
+        for d, e in bumps:
+            # erf(b u) v e^{-e v^2} and its mirror; the constant -1 of erf meets an odd bump: 0.
+            total = total + 2 * a * d * (phi_times_bump(sqrt(2) * b, e, q1, q2) + phi_times_bump(sqrt(2) * b, e, q2, q1))
+    for d_i, e_i in bumps:
+        for d_j, e_j in bumps:
+            Q1, Q2, C = 2 * e_i * q1, 2 * e_j * q2, sqrt(4 * e_i * e_j) * c
+            total = total + d_i * d_j * sqrt(pi / e_i) * sqrt(pi / e_j) * C / (2 * pi * sqrt((1 + Q1) * (1 + Q2) - C**2) ** 3)
     return total
 
 
@@ -608,7 +639,8 @@ REGISTRY: tuple[ClosedFormEntry, ...] = (
         singular_at_unit=lambda params: params[4] != 0,
     ),
     ClosedFormEntry(
-        "erf", "const + sum_j A_j erf(b_j x): Williams' arcsine kernel",
+        "erf", "const + sum_j A_j erf(b_j x) + sum_k D_k x exp(-e_k x^2): Williams' arcsine kernel "
+        "plus Gaussian integrals (covers gelu')",
         _recognize_erf, _erf_symbolic, _erf_numeric,
     ),
     ClosedFormEntry(

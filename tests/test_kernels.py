@@ -459,3 +459,25 @@ def test_gaussian_bump_kernels_against_gauss_hermite(spec, q1, q2):
         v = math.sqrt(q2) * (r * z1 + math.sqrt(1 - r * r) * z2)
         reference = float(np.sum(w * f(u) * f(v)))
         assert float(kernel(r)) == pytest.approx(reference, rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("q1, q2", [(1.0, 1.0), (0.5, 2.0), (3.0, 0.25)])
+def test_gelu_derivative_kernel_closed_form(q1, q2):
+    # gelu' = Phi(x) + x phi(x) is entire and Gaussian-damped in the products, so 200-node
+    # tensor Gauss-Hermite of E[gelu'(u) gelu'(v)] is an independent reference.
+    derivative = dual_kernel(zoo.gelu, q1=q1, q2=q2).derivative()
+    assert derivative.form is not None
+    f = zoo.gelu.derivative().numpy()
+    nodes, weights = np.polynomial.hermite_e.hermegauss(200)
+    weights = weights / weights.sum()
+    z1, z2 = np.meshgrid(nodes, nodes, indexing="ij")
+    w = np.outer(weights, weights)
+    for r in (-1.0, -0.4, 0.0, 0.7, 1.0):
+        u = math.sqrt(q1) * z1
+        v = math.sqrt(q2) * (r * z1 + math.sqrt(1 - r * r) * z2)
+        assert float(derivative(r)) == pytest.approx(float(np.sum(w * f(u) * f(v))), rel=1e-10, abs=1e-13)
+
+
+def test_gelu_derivative_kernel_is_the_derivative_of_the_gelu_kernel():
+    derivative = dual_kernel(zoo.gelu).derivative().closed_form
+    assert sympy.simplify(derivative - sympy.diff(dual_kernel(zoo.gelu).closed_form, rho)) == 0
