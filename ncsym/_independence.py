@@ -20,7 +20,7 @@ import sympy
 
 from ._numbers import check_real, combine, sign_of
 from .activations import Activation, activation
-from .errors import ConvergenceError, DomainError
+from .errors import ConvergenceError, DomainError, check_integer
 from .results import GUARD_DIGITS, Result, working_dps
 
 #: Hermite coefficients searched for a nonlinearity witness a_n != 0, 2 <= n <= this.
@@ -87,9 +87,7 @@ class IndependenceCertificate:
     def bound(self, rho0: Any, depth: int) -> Result:
         """The guaranteed bound gamma^depth |rho_0| on |rho_depth| (valid when ``holds``)."""
         self._require_holds()
-        from .propagation import _check_depth
-
-        depth = _check_depth(depth)
+        depth = check_integer(depth, "depth", 0)
         start = _check_start(rho0, allow_zero=True)
         if start == 0:
             return Result.from_exact(sympy.Integer(0), label="bound", method="rho_0 = 0", dps=self.dps)

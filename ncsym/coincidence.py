@@ -53,7 +53,7 @@ import mpmath
 import numpy as np
 import sympy
 
-from .errors import DomainError, NcsymError, NonFiniteError
+from .errors import DomainError, NcsymError, NonFiniteError, check_integer
 from .results import GUARD_DIGITS, Result, working_dps
 from .sampler import (Estimate, MLPSpec, NetworkWeights, forward, forward_chunks, iter_preactivations,
                       numpy_activation, sample_weights)
@@ -75,14 +75,6 @@ _METHODS = ("auto", "weights", "gram")
 
 
 # -- the network ----------------------------------------------------------------------------
-
-
-def _count_arg(value: Any, what: str, minimum: int = 1, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise DomainError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise DomainError(f"{what} must be at most {maximum}, got {value}")
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -148,9 +140,9 @@ def coincidence_spec(act: Any, n: int, width: int, depth: int, *, second_moment:
     """
     from .activations import Activation, activation
 
-    n = _count_arg(n, "n", 1, MAX_N)
-    width = _count_arg(width, "width", 1)
-    depth = _count_arg(depth, "depth", 1)
+    n = check_integer(n, "n", 1, MAX_N)
+    width = check_integer(width, "width", 1)
+    depth = check_integer(depth, "depth", 1)
     symbolic = isinstance(act, (Activation, str, sympy.Basic))
     if symbolic:
         act = activation(act)
@@ -182,7 +174,7 @@ def boolean_inputs(n_bits: int, start: int = 0, stop: int | None = None, dtype: 
     >>> boolean_inputs(2).tolist()
     [[-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [1.0, 1.0]]
     """
-    n_bits = _count_arg(n_bits, "n_bits", 1, 2 * MAX_N)
+    n_bits = check_integer(n_bits, "n_bits", 1, 2 * MAX_N)
     stop = 2**n_bits if stop is None else stop
     if not 0 <= start <= stop <= 2**n_bits:
         raise DomainError(f"need 0 <= start <= stop <= 2^{n_bits}, got {start}, {stop}")
@@ -285,7 +277,7 @@ def count_all_negative(spec: CoincidenceSpec, weights: NetworkWeights, *, given_
     readout, hidden = spec.depth + 1, spec.depth
     if input_block is None:
         input_block = max(1, _BLOCK_ELEMENTS // (m * max(spec.width, 2 * spec.n)))
-    input_block = _count_arg(input_block, "input_block")
+    input_block = check_integer(input_block, "input_block")
     layers = [hidden, readout] if given_hidden else [readout]
     function = spec.numpy_function
     tally = None
@@ -426,7 +418,7 @@ def dispersion_interval(counts: Sequence[float], *, confidence: float = 0.95, me
         return Interval(float(value), float(value - z * se), float(value + z * se), se,
                         "delta method (influence function)", confidence)
     if method == "bootstrap":
-        n_bootstrap = _count_arg(n_bootstrap, "n_bootstrap", 10)
+        n_bootstrap = check_integer(n_bootstrap, "n_bootstrap", 10)
         rng = np.random.default_rng(seed)
         stats = np.empty(n_bootstrap)
         for b in range(n_bootstrap):
@@ -448,8 +440,8 @@ def clopper_pearson(successes: int, trials: int, confidence: float = 0.95) -> In
     >>> iv.value, round(iv.high, 6)
     (0.0, 0.036217)
     """
-    trials = _count_arg(trials, "trials", 1)
-    successes = _count_arg(successes, "successes", 0, trials)
+    trials = check_integer(trials, "trials", 1)
+    successes = check_integer(successes, "successes", 0, trials)
     alpha = (1 - confidence) / 2
     _z(confidence)
 
@@ -522,7 +514,7 @@ def independence_baseline(n: int, dps: int | None = None) -> IndependenceBaselin
     >>> float(independence_baseline(2).binomial_prob_P.value)
     0.010022595757...
     """
-    n = _count_arg(n, "n", 1, MAX_N)
+    n = check_integer(n, "n", 1, MAX_N)
     dps = working_dps(dps)
     two_n = sympy.Integer(2) ** n
     exact = lambda expr, label: Result.from_exact(expr, label=label, method="independence baseline", dps=dps)
@@ -587,8 +579,8 @@ def gp_dispersion(act: Any, n: int, depth: int, *, dps: int | None = None) -> Re
     >>> round(float(d), 6), d.error < 1e-9
     (2.583861, True)
     """
-    n = _count_arg(n, "n", 1, MAX_N)
-    depth = _count_arg(depth, "depth", 1)
+    n = check_integer(n, "n", 1, MAX_N)
+    depth = check_integer(depth, "depth", 1)
     iterates = _iterated(act, n, depth, dps)
     dps = working_dps(dps) if dps is not None else 15
     with mpmath.workdps(dps + GUARD_DIGITS):
@@ -701,7 +693,7 @@ class CoincidenceResult:
 
     def distribution(self, k_max: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(k, observed fraction, Poisson pmf, binomial pmf)`` for k = 0..k_max (default max N)."""
-        k_max = int(self.counts.max()) if k_max is None else _count_arg(k_max, "k_max", 0)
+        k_max = int(self.counts.max()) if k_max is None else check_integer(k_max, "k_max", 0)
         k = np.arange(k_max + 1)
         observed = np.bincount(np.minimum(self.counts, k_max + 1), minlength=k_max + 2)[:k_max + 1] / self.n_networks
         return k, observed, self.baseline.poisson_pmf(k), self.baseline.binomial_pmf(k)
@@ -753,7 +745,7 @@ def coincidence_experiment(act: Any, n: int, width: int, depth: int, n_networks:
     ('gram', True, True)
     """
     spec = coincidence_spec(act, n, width, depth, second_moment=second_moment, dtype=dtype)
-    n_networks = _count_arg(n_networks, "n_networks", 3)
+    n_networks = check_integer(n_networks, "n_networks", 3)
     _z(confidence)
     method = _resolve_method(spec, method)
     if given_hidden is None:
@@ -879,7 +871,7 @@ def hamming_correlations(act: Any, n: int, width: int, depth: int, n_networks: i
     ([0, 1, 2, 3, 4], [1.0, 0.5, 0.0, -0.5, -1.0])
     """
     spec = coincidence_spec(act, n, width, depth, second_moment=second_moment, dtype=dtype)
-    n_networks = _count_arg(n_networks, "n_networks", 2)
+    n_networks = check_integer(n_networks, "n_networks", 2)
     hamming = np.arange(2 * n + 1)
     X = np.ones((2 * n + 1, 2 * n))
     for h in hamming:

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .activations import Activation, activation
-from .errors import DomainError
+from .errors import DomainError, check_integer
 from .kernels import kernel_matrix
 from .propagation import correlation_map
 from .sampler import MLPSpec, network_statistics
@@ -153,9 +153,9 @@ def crosscheck(act: Any, *, depth: int = 10, width: int = 256, networks: int = 2
     (True, 6)
     """
     act = activation(act)
-    depth = _count(depth, "depth", 1)
-    width = _count(width, "width", 1)
-    networks = _count(networks, "networks", 2)
+    depth = check_integer(depth, "depth", 1)
+    width = check_integer(width, "width", 1)
+    networks = check_integer(networks, "networks", 2)
     starts = [float(r) for r in np.atleast_1d(np.asarray(rho0, dtype=float))]
     for r in starts:
         if not -1.0 <= r <= 1.0:
@@ -299,12 +299,6 @@ def _conditional_covariance(f, g: np.ndarray, sigma_w2: float) -> np.ndarray:
     mean = np.einsum("kij,ij->k", features, w)
     second = np.einsum("kij,lij,ij->kl", features, features, w)
     return sigma_w2**2 * (second - np.outer(mean, mean))
-
-
-def _count(value: Any, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise DomainError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _ratio(num: float, den: float) -> float:

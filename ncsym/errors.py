@@ -7,6 +7,9 @@ so scripts can catch the whole family at once, and of the matching builtin
 
 from __future__ import annotations
 
+import numbers
+from typing import Any
+
 __all__ = [
     "NcsymError",
     "ActivationParseError",
@@ -49,3 +52,20 @@ class NonFiniteError(NcsymError, FloatingPointError):
 
 class NonFiniteWarning(NcsymError, RuntimeWarning):
     """Non-finite values were met and excluded; the warning says how many and where."""
+
+
+def check_integer(value: Any, what: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an int, or a DomainError naming ``what`` (bools and floats are refused).
+
+    >>> check_integer(3, "width")
+    3
+    >>> check_integer(0, "width")
+    Traceback (most recent call last):
+    ...
+    ncsym.errors.DomainError: width must be an integer >= 1, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise DomainError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise DomainError(f"{what} must be at most {maximum}, got {value}")
+    return int(value)

@@ -37,7 +37,7 @@ import sympy
 
 from ._numbers import check_real, combine, exact_sign, infinite_result, sign_of, tidy
 from .activations import Activation, activation, exact_number
-from .errors import ConvergenceError, DomainError, NoClosedFormError, NotSquareIntegrableError
+from .errors import ConvergenceError, DomainError, NoClosedFormError, NotSquareIntegrableError, check_integer
 from .results import GUARD_DIGITS, Result, working_dps
 
 __all__ = [
@@ -92,12 +92,6 @@ def _exact_rho(rho: Any) -> sympy.Expr:
     if sign_hi is None or sign_lo is None or sign_hi > 0 or sign_lo < 0:
         raise DomainError(f"rho must lie in [-1, 1], got {value}")
     return value
-
-
-def _check_depth(depth: Any) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
-        raise DomainError(f"depth must be a non-negative integer, got {depth!r}")
-    return int(depth)
 
 
 def _numeric_rho(value: Any, dps: int) -> sympy.Expr:
@@ -481,7 +475,7 @@ class CorrelationMap:
         >>> C.iterate(0.0, 3).round(6).tolist()
         [0.0, 0.31831, 0.493731, 0.604826]
         """
-        depth = _check_depth(depth)
+        depth = check_integer(depth, "depth", 0)
         if exact:
             return self._iterate_exact(rho0, depth, working_dps(dps or self.dps))
         if dps is not None:

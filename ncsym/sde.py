@@ -59,7 +59,7 @@ from . import _sde_derivation as _d
 from ._sde_derivation import COVARIANCE, EPS, RHO, V11, V12, V22
 from .activations import Activation, activation, exact_number, x
 from ._timebound import time_limit
-from .errors import ConvergenceError, DomainError
+from .errors import ConvergenceError, DomainError, check_integer
 
 __all__ = [
     "RHO", "V11", "V12", "V22", "WIDTH", "C_PLUS", "C_MINUS", "PHI2", "PHI3",
@@ -625,7 +625,7 @@ def simulate_norm_explosion(stability: NormStability, v0: float, T: float, *, n_
     """
     _d.require_symbol_free(stability.quadratic, set(), "the norm SDE")
     A2, nu = float(stability.quadratic), float(1 - stability.linear)
-    n_steps, n_paths = _positive(n_steps, "n_steps"), _positive(n_paths, "n_paths")
+    n_steps, n_paths = check_integer(n_steps, "n_steps"), check_integer(n_paths, "n_paths")
     if A2 <= 0:
         return 0.0, 0.0
     h = float(T) / n_steps
@@ -647,12 +647,6 @@ def simulate_norm_explosion(stability: NormStability, v0: float, T: float, *, n_
     p = float(exploded.mean())
     return p, math.sqrt(max(p * (1 - p), 1.0 / n_paths) / n_paths)
 
-
-
-def _positive(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise DomainError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 _PATH_BLOCK = 4096
@@ -822,7 +816,7 @@ def simulate_sde(sde: NeuralCovarianceSDE, rho0: float, T: float, *, n_steps: in
     ((500, 1), (500, 1, 2), True)
     """
     model = _numeric_model(sde)
-    n_steps, n_paths = _positive(n_steps, "n_steps"), _positive(n_paths, "n_paths")
+    n_steps, n_paths = check_integer(n_steps, "n_steps"), check_integer(n_paths, "n_paths")
     rho0, ly1, ly2 = _initial(rho0, v0)
     wanted, record = _times(T, times, n_steps)
     h = float(T) / n_steps
@@ -897,7 +891,7 @@ def finite_width_sde(sde: NeuralCovarianceSDE, n: int) -> NeuralCovarianceSDE:
     """
     if sde.family != "shaped-relu" or sde.parameters:
         raise DomainError("finite_width_sde needs a shaped-ReLU SDE with numeric shaping constants")
-    n = exact_number(_positive(n, "n"))
+    n = exact_number(check_integer(n, "n"))
     m = sde.extra["moments"]
     c = 1 / sde.extra["second_moment"] if sde.weight_variance == "normalized" else 1
     exact_map = (c * m[(1, 1)]).subs(EPS, 1 / sympy.sqrt(n))
@@ -947,7 +941,8 @@ def sample_shaped_relu_networks(c_plus: float, c_minus: float, n: int, depth: in
     >>> s.rho.shape, s.log_norms.shape, s.T
     ((64,), (64, 2), 0.5)
     """
-    n, depth, n_networks = _positive(n, "n"), _positive(depth, "depth"), _positive(n_networks, "n_networks")
+    n, depth = check_integer(n, "n"), check_integer(depth, "depth")
+    n_networks = check_integer(n_networks, "n_networks")
     rho0, ly1, ly2 = _initial(rho0, v0)
     s_plus, s_minus = 1 + float(c_plus) / math.sqrt(n), 1 + float(c_minus) / math.sqrt(n)
     c = 2.0 / (s_plus**2 + s_minus**2)
@@ -998,8 +993,8 @@ def sample_smooth_shaped_networks(phi: Any, a: float, n: int, depth: int, rho0: 
     >>> s.rho.shape, s.T
     ((32,), 0.5)
     """
-    shaped = smooth_shaped(phi, exact_number(a), _positive(n, "n"))
-    depth, n_networks = _positive(depth, "depth"), _positive(n_networks, "n_networks")
+    shaped = smooth_shaped(phi, exact_number(a), check_integer(n, "n"))
+    depth, n_networks = check_integer(depth, "depth"), check_integer(n_networks, "n_networks")
     rho0, ly1, ly2 = _initial(rho0, v0)
     function = shaped.numpy()
     nodes, weights = np.polynomial.hermite_e.hermegauss(200)
@@ -1200,7 +1195,7 @@ def finite_width_log_norm_law(c_plus: float, c_minus: float, n: int, depth: int,
     >>> round(mean, 5), round(var, 5)
     (-1.0, 2.0)
     """
-    n, depth = _positive(n, "n"), _positive(depth, "depth")
+    n, depth = check_integer(n, "n"), check_integer(depth, "depth")
     a, b = (1 + c_plus / math.sqrt(n)) ** 2, (1 + c_minus / math.sqrt(n)) ** 2
     c = 2.0 / (a + b)
     raw = [1.0] + [c**k * (a**k + b**k) / 2 * math.prod(range(1, 2 * k, 2)) for k in (1, 2, 3)]
@@ -1225,8 +1220,8 @@ def crosscheck_row(n: int, depth: int, c_plus: float, c_minus: float, rho0: floa
 
     root = root_seed(seed)
     net_seed, sde_seed, fw_seed = root.spawn(3)
-    T = depth / _positive(n, "n")
-    n_steps = max(1, int(round(T * _positive(steps_per_unit, "steps_per_unit"))))
+    T = depth / check_integer(n, "n")
+    n_steps = max(1, int(round(T * check_integer(steps_per_unit, "steps_per_unit"))))
     limit = _relu_sde(c_plus, c_minus)
     finite = finite_width_sde(limit, n)
     net = sample_shaped_relu_networks(c_plus, c_minus, n, depth, rho0, n_networks, seed=net_seed, progress=progress)

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..errors import DomainError, NonFiniteError, NonFiniteWarning
+from ..errors import DomainError, NonFiniteError, NonFiniteWarning, check_integer
 from .linalg import psd_factor
 from .spec import MLPSpec, as_inputs, numpy_activation
 from .stats import PreactivationStatistics
@@ -114,12 +114,6 @@ def _check_method(method: str) -> None:
         raise DomainError(f"method must be one of {METHODS}, got {method!r}")
 
 
-def _count(value: Any, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise DomainError(f"{what} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _activate(function, h: np.ndarray, dtype: np.dtype) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         out = np.asarray(function(h))
@@ -198,9 +192,9 @@ def sample_weights(spec: MLPSpec, n_networks: int, seed: Any = None, *, start: i
     >>> w.weights[0].shape, w.weights[1].shape, w.biases[1].shape
     ((5, 4, 3), (5, 4, 4), (5, 4))
     """
-    n_networks = _count(n_networks, "n_networks", 1)
-    start = _count(start, "start", 0)
-    block_size = default_block_size(spec, "weights") if block_size is None else _count(block_size, "block_size", 1)
+    n_networks = check_integer(n_networks, "n_networks", 1)
+    start = check_integer(start, "start", 0)
+    block_size = default_block_size(spec, "weights") if block_size is None else check_integer(block_size, "block_size", 1)
     root = root_seed(seed)
     blocks = _block_range(start, n_networks, block_size)
     keep = slice(start - blocks.start * block_size, start - blocks.start * block_size + n_networks)
@@ -247,7 +241,7 @@ def forward_chunks(weights: NetworkWeights, inputs: Any, *, layers: int | Sequen
     if input_chunk is None:
         per_input = weights.n_networks * max(spec.fan_out_in(l)[0] for l in range(1, spec.n_layers + 1))
         input_chunk = max(1, _CHUNK_ELEMENTS // per_input)
-    input_chunk = _count(input_chunk, "input_chunk", 1)
+    input_chunk = check_integer(input_chunk, "input_chunk", 1)
     for first in range(0, n_inputs, input_chunk):
         part = slice(first, min(first + input_chunk, n_inputs))
         a, h, out = X[part], None, {}
@@ -422,16 +416,16 @@ def iter_preactivations(spec: MLPSpec, inputs: Any, n_networks: int, *, method: 
     _check_policy(nonfinite)
     X = as_inputs(spec, inputs)
     wanted = spec.resolve_layers(layers)
-    n_networks = _count(n_networks, "n_networks", 1)
-    start = _count(start, "start", 0)
+    n_networks = check_integer(n_networks, "n_networks", 1)
+    start = check_integer(start, "start", 0)
     if block_size is None:
         block_size = default_block_size(spec, method, X.shape[0])
-    block_size = _count(block_size, "block_size", 1)
+    block_size = check_integer(block_size, "block_size", 1)
     if chunk_size is None:
         widest = max(spec.layer_width(l) for l in range(1, spec.n_layers + 1))
         per_network = _per_network_draws(spec, method, X.shape[0]) + X.shape[0] * widest
         chunk_size = max(1, _CHUNK_ELEMENTS // per_network)
-    chunk_blocks = max(1, -(-_count(chunk_size, "chunk_size", 1) // block_size))
+    chunk_blocks = max(1, -(-check_integer(chunk_size, "chunk_size", 1) // block_size))
     function = numpy_activation(spec.activation)
     root = root_seed(seed)
     blocks = _block_range(start, n_networks, block_size)
@@ -473,7 +467,7 @@ def sample_preactivations(spec: MLPSpec, inputs: Any, n_networks: int, *, method
     """
     X = as_inputs(spec, inputs)
     wanted = spec.resolve_layers(layers)
-    out = {l: np.empty((_count(n_networks, "n_networks", 1), X.shape[0], spec.layer_width(l)), dtype=spec.dtype)
+    out = {l: np.empty((check_integer(n_networks, "n_networks", 1), X.shape[0], spec.layer_width(l)), dtype=spec.dtype)
            for l in wanted}
     bad = np.zeros(n_networks, dtype=bool)
     for first, chunk, chunk_bad in iter_preactivations(

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import DomainError
+from ..errors import DomainError, check_integer
 
 __all__ = ["MLPSpec", "as_inputs", "numpy_activation"]
 
@@ -34,14 +34,6 @@ def numpy_activation(activation: Any) -> Callable[[np.ndarray], np.ndarray]:
     if not callable(function):
         raise DomainError(f"activation must be a numpy callable or have a .numpy() method, got {activation!r}")
     return function
-
-
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise DomainError(f"{what} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise DomainError(f"{what} must be a positive integer, got {value}")
-    return int(value)
 
 
 def _variance(value: Any, what: str) -> float:
@@ -94,15 +86,15 @@ class MLPSpec:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "input_dim", _positive_int(self.input_dim, "input_dim"))
+        set_(self, "input_dim", check_integer(self.input_dim, "input_dim"))
         if isinstance(self.widths, numbers.Integral) and not isinstance(self.widths, bool):
             if self.depth is None:
                 raise DomainError("a single width needs a depth (the number of hidden layers)")
-            depth = _positive_int(self.depth, "depth")
-            widths = (_positive_int(self.widths, "width"),) * depth
+            depth = check_integer(self.depth, "depth")
+            widths = (check_integer(self.widths, "width"),) * depth
         else:
             try:
-                widths = tuple(_positive_int(w, f"width of hidden layer {i + 1}")
+                widths = tuple(check_integer(w, f"width of hidden layer {i + 1}")
                                for i, w in enumerate(self.widths))
             except TypeError:
                 raise DomainError(f"widths must be an int or a sequence of ints, got {self.widths!r}") from None
@@ -124,7 +116,7 @@ class MLPSpec:
             raise DomainError(f"dtype must be float64 or float32, got {dtype}")
         set_(self, "dtype", dtype)
         if self.readout is not None:
-            set_(self, "readout", _positive_int(self.readout, "readout width"))
+            set_(self, "readout", check_integer(self.readout, "readout width"))
         if self.residual_scale is not None:
             scale = float(self.residual_scale)
             if not math.isfinite(scale):
