@@ -74,7 +74,9 @@ def _check_variance(q: Any, name: str) -> sympy.Expr:
     return value
 
 
-def _check_rho_array(values: np.ndarray) -> np.ndarray:
+def check_rho_array(values: Any) -> np.ndarray:
+    """Correlations as a float64 array, or a DomainError (complex, NaN, |rho| > 1)."""
+    values = np.asarray(values)
     if values.dtype.kind == "c":
         raise DomainError("correlation rho must be real")
     values = np.asarray(values, dtype=float)
@@ -172,7 +174,7 @@ class DualKernel:
         array = np.asarray(value)
         if array.dtype == object or array.dtype.kind not in "iufc":
             raise DomainError(f"correlation rho must be numeric, got {type(value).__name__}")
-        result = self._float_values(_check_rho_array(array))
+        result = self._float_values(check_rho_array(array))
         return float(result) if np.ndim(value) == 0 else result
 
     def covariance(self, c: Any) -> Any:

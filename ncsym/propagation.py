@@ -38,6 +38,7 @@ import sympy
 from ._numbers import check_real, combine, exact_sign, infinite_result, sign_of, tidy
 from .activations import Activation, activation, exact_number
 from .errors import ConvergenceError, DomainError, NoClosedFormError, NotSquareIntegrableError, check_integer
+from .kernels import check_rho_array
 from .results import GUARD_DIGITS, Result, working_dps
 
 __all__ = [
@@ -70,15 +71,6 @@ def _exact_parameter(value: Any, name: str, *, positive: bool) -> Result:
         need = "positive" if positive else "non-negative"
         raise DomainError(f"{name} must be {need}, got {parameter.exact if parameter.is_exact else parameter.value}")
     return parameter
-
-
-def _check_rho_float(rho: Any) -> np.ndarray:
-    values = np.asarray(rho, dtype=float)
-    if np.isnan(values).any():
-        raise DomainError("rho must not be NaN")
-    if (np.abs(values) > 1).any():
-        raise DomainError(f"rho must lie in [-1, 1], got {values[np.abs(values) > 1].flat[0]!r}")
-    return values
 
 
 def _exact_rho(rho: Any) -> sympy.Expr:
@@ -316,7 +308,7 @@ class CorrelationMap:
             return self.evaluate(rho).exact if self.closed_form is not None else self.evaluate(rho).value
         if isinstance(rho, mpmath.mpf):
             return self.evaluate(rho, dps=mpmath.mp.dps).value
-        values = _check_rho_float(rho)
+        values = check_rho_array(rho)
         a, b, _ = self._float_coefficients
         out = a * np.asarray(self.kernel(values), dtype=float) + b
         return float(out) if np.ndim(out) == 0 else out
@@ -383,7 +375,7 @@ class CorrelationMap:
             return self.slope_evaluate(rho).exact if self.closed_form is not None else self.slope_evaluate(rho).value
         if isinstance(rho, mpmath.mpf):
             return self.slope_evaluate(rho, dps=mpmath.mp.dps).value
-        values = _check_rho_float(rho)
+        values = check_rho_array(rho)
         _, _, s = self._float_coefficients
         out = s * np.asarray(self.derivative_kernel(values), dtype=float)
         return float(out) if np.ndim(out) == 0 else out
@@ -480,7 +472,7 @@ class CorrelationMap:
             return self._iterate_exact(rho0, depth, working_dps(dps or self.dps))
         if dps is not None:
             return self._iterate_mp(rho0, depth, working_dps(dps))
-        values = _check_rho_float(rho0)
+        values = check_rho_array(rho0)
         out = np.empty((depth + 1,) + values.shape)
         out[0] = values
         for layer in range(depth):
