@@ -24,10 +24,10 @@ import mpmath
 import sympy
 
 from ncsym import zoo
-from ncsym import gaussian as gaussian_module
-from ncsym import _gauss_exact
-from ncsym._timebound import run_time_bounded
-from ncsym.activations import x
+from ncsym.gaussian import moments as gaussian_module
+from ncsym.gaussian import exact as _gauss_exact
+from ncsym.core.timebound import run_time_bounded
+from ncsym.symbolic.activations import x
 
 DPS = 30
 CASES = [("relu", zoo.relu), ("gelu", zoo.gelu), ("erf", zoo.erf), ("tanh", zoo.tanh)]

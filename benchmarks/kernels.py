@@ -2,7 +2,7 @@
 
 Run: python benchmarks/kernels.py [--sympy-seconds 60]
 
-1. The first 100 exact ReLU Hermite coefficients (ncsym.hermite) against a naive
+1. The first 100 exact ReLU Hermite coefficients (ncsym.hermite_series.coefficients) against a naive
    sympy.integrate loop, time-bounded (the loop stops when its budget is spent).
 2. The tanh kernel at rho = 0.5 to 30 digits (Mehler series with a rigorous tail) against
    nested mpmath quadrature at 30 digits.
@@ -21,8 +21,8 @@ import numpy as np
 import sympy
 
 from ncsym import zoo
-from ncsym.hermite import hermite_coefficients
-from ncsym.kernels import dual_kernel
+from ncsym.hermite_series.coefficients import hermite_coefficients
+from ncsym.kernels.dual import dual_kernel
 
 TANH_AT_HALF = "0.18632441320344808610678"
 
@@ -64,7 +64,7 @@ def main() -> None:
     exact = hermite_coefficients(zoo.relu, 99, method="exact")
     ours = time.perf_counter() - t
     done, naive = naive_relu_coefficients(args.sympy_seconds)
-    print(f"   ncsym.hermite: 100 coefficients in {ours:.3f} s ({ours / 100 * 1e3:.2f} ms each)")
+    print(f"   ncsym.hermite_series.coefficients: 100 coefficients in {ours:.3f} s ({ours / 100 * 1e3:.2f} ms each)")
     print(f"   sympy.integrate loop: {done} coefficients in {naive:.1f} s "
           f"({naive / max(done, 1) * 1e3:.0f} ms each){'' if done == 100 else ' (budget spent)'}")
     if done:

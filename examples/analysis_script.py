@@ -25,7 +25,7 @@ import sys
 import sympy
 
 from ncsym import exact_expectation, independence
-from ncsym.activations import Activation, x
+from ncsym.symbolic.activations import Activation, x
 
 c = sympy.Symbol("c", real=True)
 

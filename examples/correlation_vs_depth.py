@@ -18,9 +18,10 @@ import sys
 
 import numpy as np
 
+import ncsym
 from ncsym import crosscheck, zoo
 
-ACTIVATIONS = {"relu - 1/sqrt(2 pi) (mean 0)": zoo.relu.centered(), "relu (mean > 0)": zoo.relu}
+ACTIVATIONS = {"relu - 1/sqrt(2 pi) (mean 0)": ncsym.centered(zoo.relu), "relu (mean > 0)": zoo.relu}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ A noisy 1-D regression problem is generated here (no downloads). Each input x be
 2-D vector (x / 2, 1), so the kernels see an offset. Four kernels on train + test points:
 
 - NNGP: the limit of the prior kernel of a depth-2 ReLU network's logit (ncsym.nnpk_limit);
-- NNPK: the same kernel estimated from random networks of width 64 (ncsym.nnpk, real weights);
+- NNPK: the same kernel estimated from random networks of width 64 (ncsym.models.prior_kernel, real weights);
 - DEQ: the DEQ kernel K* of a ReLU equilibrium layer, sigma_w2 = 0.5 (ncsym.deq_kernel);
 - DEQ sampled: the covariance of g = W f + U x over finite DEQs of width 32 (ncsym.deq_statistics).
 

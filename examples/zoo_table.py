@@ -21,9 +21,9 @@ DEFAULT_ACTIVATIONS = ("relu", "abs", "step", "sign", "identity", "hard_tanh", "
 
 
 def table(acts, terms: int = 3, dps: int = 20) -> str:
-    """The tabular, from :func:`ncsym.report.zoo_table_latex` when that is available."""
+    """The tabular, from :func:`ncsym.outputs.report.zoo_table_latex` when that is available."""
     try:
-        from ncsym.report import zoo_table_latex
+        from ncsym.outputs.report import zoo_table_latex
     except ImportError:
         zoo_table_latex = None
     if zoo_table_latex is not None:

@@ -1,33 +1,103 @@
 """ncsym: exact and certified computations for wide random neural networks.
 
-The data flow, left to right: an :class:`Activation` -> Gaussian expectations ->
-Hermite coefficients -> the dual kernel -> depth maps and theorems. The Monte Carlo
-sampler (:mod:`ncsym.sampler`, numpy only) stands apart; :mod:`ncsym.crosscheck` joins
-theory and samples.
+The tree follows the data flow, each layer importing only those before it:
+
+    core (errors, Result) -> symbolic (Activation, zoo, parser) -> gaussian (expectations)
+      -> hermite_series (coefficients) -> kernels (dual kernels) -> depth (maps, theorems)
+    sampler (numpy only, apart) -> checks (theory against samples) -> models (the papers)
+      -> outputs (report, cli; the library never imports them)
+
+This module is the public namespace: everything in ``__all__`` is the API, and
+``from ncsym import *`` brings in exactly that (it shadows no Python builtin: the zoo's
+``abs`` stays ``ncsym.abs``).
 
 >>> import ncsym
 >>> ncsym.activation("relu").breakpoints
 (0,)
+>>> ncsym.hermite(3).expr
+sqrt(6)*(x**3 - 3*x)/6
 """
 
-from . import zoo
-from .activations import Activation, activation, x
-from .errors import *  # noqa: F401,F403
-from .errors import __all__ as _errors_all
-from .results import Result
-from .zoo import (  # noqa: F401
-    abs, cos, elu, erf, exp, gelu, gelu_tanh, hard_tanh, hermite, identity, leaky_relu,
-    monomial, relu, selu, shaped_relu, sigmoid, sign, silu, sin, softplus, step, tanh,
+from ncsym.core.errors import (
+    ActivationParseError, ConvergenceError, DomainError, NcsymError, NoClosedFormError, NonFiniteError,
+    NonFiniteWarning, NotSquareIntegrableError,
 )
-from .gaussian import *  # noqa: F401,F403
-from .hermite import *  # noqa: F401,F403
-from .kernels import *  # noqa: F401,F403
-from .propagation import *  # noqa: F401,F403
-from .crosscheck import *  # noqa: F401,F403
-from .sde import *  # noqa: F401,F403
-from .deq import *  # noqa: F401,F403
-from .nnpk import *  # noqa: F401,F403
-from .coincidence import *  # noqa: F401,F403
-from .report import *  # noqa: F401,F403
+from ncsym.core.results import Result
+from ncsym.symbolic import zoo
+from ncsym.symbolic.activations import Activation, activation, x
+from ncsym.symbolic.parse import parse_expression
+from ncsym.symbolic.zoo import (  # noqa: F401  (zoo.abs stays out of __all__: it would shadow abs)
+    abs, cos, elu, erf, exp, gelu, gelu_tanh, hard_tanh, hermite, identity, leaky_relu, monomial, relu, selu,
+    shaped_relu, sigmoid, sign, silu, sin, softplus, step, tanh,
+)
+from ncsym.gaussian.moments import exact_expectation, expectation, gaussian_mean, gaussian_moment
+from ncsym.gaussian.standardize import centered, normalized
+from ncsym.hermite_series.coefficients import (
+    HermiteDecay, hermite_coefficient, hermite_coefficients, hermite_coefficients_squared, hermite_decay,
+    parseval_tail,
+)
+from ncsym.kernels.dual import DualKernel, dual_kernel, kernel_matrix, rho
+from ncsym.depth.propagation import (
+    CorrelationMap, FixedPoint, IndependenceCertificate, NetworkKernels, VarianceMap, correlation_map,
+    figure1_data, independence, network_kernels, nngp_kernel, ntk_kernel, phase_diagram, variance_map,
+)
+from ncsym import sampler
+from ncsym.checks.layerwise import CrossCheck, CrossCheckRow, crosscheck, finite_width_bias
+from ncsym.models.sde import (
+    Claim, Comparison, NetworkSample, NeuralCovarianceSDE, NormStability, SDECrossCheck, SDECrossCheckRow,
+    SDEPaths, crosscheck_row, crosscheck_shaped_relu, derive_sde, finite_width_log_norm_law, finite_width_sde,
+    ks_two_sample, norm_stability, sample_shaped_relu_networks, sample_smooth_shaped_networks, shaped_relu_sde,
+    simulate_norm_explosion, simulate_sde, smooth_sde, smooth_shaped,
+)
+from ncsym.models.deq import (
+    ContractionCheck, ContractionWarning, DEQCrossCheck, DEQKernel, DEQNonConvergenceWarning, DEQStatistics,
+    contraction_check, deq_crosscheck, deq_fixed_points, deq_kernel, deq_statistics, lipschitz_constant,
+    paper_experiment, paper_inputs, relative_frobenius_error,
+)
+from ncsym.models.prior_kernel import NNPK, NNPKTrend, nnpk, nnpk_limit, nnpk_trend
+from ncsym.models.coincidence import (
+    CoincidenceResult, CoincidenceSpec, CoincidenceSweep, HammingCorrelations, IndependenceBaseline, Interval,
+    NegativeCounts, boolean_inputs, clopper_pearson, coincidence_experiment, coincidence_spec, coincidence_sweep,
+    count_all_negative, dispersion_interval, gp_dispersion, hamming_correlations, independence_baseline,
+    sample_networks,
+)
+from ncsym.outputs.report import derivation_report, latex_escape, latex_result, latex_table, zoo_table_latex
 
 __version__ = "0.1.0"
+
+__all__ = [
+    # errors and results
+    "NcsymError", "ActivationParseError", "DomainError", "NotSquareIntegrableError", "NoClosedFormError",
+    "ConvergenceError", "NonFiniteError", "NonFiniteWarning", "Result",
+    # activations
+    "Activation", "activation", "parse_expression", "x", "zoo",
+    "relu", "step", "sign", "identity", "hard_tanh", "gelu", "gelu_tanh", "silu", "tanh", "erf", "sigmoid",
+    "softplus", "selu", "sin", "cos", "exp", "leaky_relu", "elu", "monomial", "hermite", "shaped_relu",
+    # Gaussian expectations and Hermite coefficients
+    "expectation", "exact_expectation", "gaussian_mean", "gaussian_moment", "centered", "normalized",
+    "hermite_coefficient", "hermite_coefficients", "hermite_coefficients_squared", "parseval_tail",
+    "hermite_decay", "HermiteDecay",
+    # kernels and depth
+    "DualKernel", "dual_kernel", "kernel_matrix", "rho",
+    "CorrelationMap", "FixedPoint", "VarianceMap", "NetworkKernels", "IndependenceCertificate",
+    "correlation_map", "variance_map", "phase_diagram", "network_kernels", "nngp_kernel", "ntk_kernel",
+    "independence", "figure1_data",
+    # the sampler and cross-checks
+    "sampler", "CrossCheck", "CrossCheckRow", "crosscheck", "finite_width_bias",
+    # the papers' models
+    "Claim", "NeuralCovarianceSDE", "derive_sde", "shaped_relu_sde", "smooth_shaped", "smooth_sde",
+    "NormStability", "norm_stability", "simulate_norm_explosion", "SDEPaths", "simulate_sde",
+    "finite_width_sde", "NetworkSample", "sample_shaped_relu_networks", "sample_smooth_shaped_networks",
+    "Comparison", "ks_two_sample", "finite_width_log_norm_law", "SDECrossCheckRow", "SDECrossCheck",
+    "crosscheck_row", "crosscheck_shaped_relu",
+    "ContractionWarning", "DEQNonConvergenceWarning", "ContractionCheck", "DEQKernel", "DEQStatistics",
+    "DEQCrossCheck", "lipschitz_constant", "contraction_check", "deq_kernel", "deq_fixed_points",
+    "deq_statistics", "deq_crosscheck", "paper_inputs", "paper_experiment", "relative_frobenius_error",
+    "NNPK", "NNPKTrend", "nnpk", "nnpk_limit", "nnpk_trend",
+    "CoincidenceSpec", "coincidence_spec", "boolean_inputs", "sample_networks", "NegativeCounts",
+    "count_all_negative", "Interval", "IndependenceBaseline", "independence_baseline", "gp_dispersion",
+    "dispersion_interval", "clopper_pearson", "CoincidenceResult", "coincidence_experiment",
+    "CoincidenceSweep", "coincidence_sweep", "HammingCorrelations", "hamming_correlations",
+    # LaTeX
+    "derivation_report", "zoo_table_latex", "latex_table", "latex_result", "latex_escape",
+]

@@ -137,7 +137,7 @@ def is_zero(expr: Any, seconds: float = SIMPLIFY_SECONDS) -> bool:
     >>> is_zero(sympy.acos(sympy.Symbol("r")) + sympy.asin(sympy.Symbol("r")) - sympy.pi / 2)
     True
     """
-    from ncsym._timebound import time_limit
+    from ncsym.core.timebound import time_limit
 
     expr = sympy.sympify(expr)
     if expr == 0:

@@ -9,8 +9,9 @@ import numpy as np
 import sympy
 from scipy.special import ndtr
 
+import ncsym
 from ncsym import exact_expectation, zoo
-from ncsym.activations import x
+from ncsym.symbolic.activations import x
 
 from ._common import gaussian_quad
 
@@ -19,7 +20,7 @@ TITLE = "The mean of GELU and the zero-mean shifts of ReLU and GELU"
 STATEMENT = ("With gelu(x) = x Phi(x): E[gelu(z)] = 1/(2 sqrt(pi)), by Stein's identity E[z Phi(z)] = "
              "E[phi(z)] = int phi^2 = 1/(2 sqrt(pi)); with E[relu(z)] = 1/sqrt(2 pi), the activations "
              "relu - 1/sqrt(2 pi) and gelu - 1/(2 sqrt(pi)) have mean exactly 0 (and are what "
-             "Activation.centered() produces). Each step is a sympy identity; the means are checked by "
+             "ncsym.centered produces). Each step is a sympy identity; the means are checked by "
              "quadrature at the working precision and by Monte Carlo.")
 STATEMENT_LATEX = (r"\[ \mathbb{E}[z\,\Phi(z)] = \mathbb{E}[\varphi(z)] = \int_{\mathbb{R}} \varphi^2 = "
                    r"\frac{1}{2\sqrt{\pi}}, \qquad \mathbb{E}\Big[\mathrm{relu}(z) - \tfrac{1}{\sqrt{2\pi}}\Big] = "
@@ -45,7 +46,7 @@ def run(ctx) -> None:
     for act, mean in ((zoo.relu, RELU_MEAN), (zoo.gelu, GELU_MEAN)):
         shifted = act.shifted(-mean)
         ctx.exact(f"E[{act.name} - {sympy.sstr(mean)}] = 0", exact_expectation(shifted))
-        ctx.exact(f"{act.name}.centered() subtracts exactly {sympy.sstr(mean)}", act.centered().expr - shifted.expr)
+        ctx.exact(f"centered({act.name}) subtracts exactly {sympy.sstr(mean)}", ncsym.centered(act).expr - shifted.expr)
 
     value, error = gaussian_quad(zoo.gelu.mpmath())
     reference = mpmath.mpf(1) / (2 * mpmath.sqrt(mpmath.pi))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import mpmath
 import sympy
 
+import ncsym
 from ncsym import NcsymError, NoClosedFormError, crosscheck, exact_expectation, hermite_coefficients, independence, zoo
-from ncsym.activations import x
+from ncsym.symbolic.activations import x
 
 from . import is_zero
 from ._common import gaussian_quad
@@ -27,7 +28,7 @@ WITNESS_ORDERS = range(2, 7)
 
 
 def _zoo(quick: bool):
-    base = [zoo.relu, zoo.relu.centered(), zoo.gelu, zoo.gelu.centered(), zoo.tanh, zoo.erf, zoo.sign, zoo.step,
+    base = [zoo.relu, ncsym.centered(zoo.relu), zoo.gelu, ncsym.centered(zoo.gelu), zoo.tanh, zoo.erf, zoo.sign, zoo.step,
             zoo.sigmoid, zoo.sin, zoo.cos, zoo.exp, zoo.identity, zoo.hard_tanh, zoo.monomial(2), zoo.monomial(3),
             zoo.hermite(2)]
     if quick:
@@ -113,7 +114,7 @@ def run(ctx) -> None:
 def _sampled(ctx) -> None:
     networks = 300 if ctx.quick else 2000
     depth = 6
-    for act, goes_to_zero in ((zoo.relu.centered(), True), (zoo.tanh, True), (zoo.relu, False)):
+    for act, goes_to_zero in ((ncsym.centered(zoo.relu), True), (zoo.tanh, True), (zoo.relu, False)):
         check = crosscheck(act, depth=depth, width=128, networks=networks, rho0=[0.6], seed=7)
         theory, estimate, se = check.correlations(0.6)
         row = [r for r in check.rows if r.quantity == "correlation"][-1]

@@ -7,7 +7,7 @@ import numpy as np
 import sympy
 
 from ncsym import dual_kernel, hermite_coefficients, zoo
-from ncsym.activations import x
+from ncsym.symbolic.activations import x
 
 from . import is_zero
 from ._common import R, bivariate_float, gaussian_quad, taylor_coefficients

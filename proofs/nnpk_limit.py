@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ncsym import zoo
-from ncsym.nnpk import nnpk
+from ncsym.models.prior_kernel import nnpk
 
 NAME = "nnpk_limit"
 TITLE = "The neural-network prior kernel and its wide limit"

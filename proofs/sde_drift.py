@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy
 
-from ncsym.sde import C_MINUS, C_PLUS, RHO, WIDTH, shaped_relu_sde
+from ncsym.models.sde import C_MINUS, C_PLUS, RHO, WIDTH, shaped_relu_sde
 
 NAME = "sde_drift"
 TITLE = "The shaped-ReLU correlation SDE: drift and diffusion"
@@ -12,7 +12,7 @@ STATEMENT = ("For the shaped ReLU s_+ max(x,0) + s_- min(x,0), s = 1 + c/sqrt(n)
              "correlation follows d rho = [nu(rho) - rho (1 - rho^2)/2] dt + (1 - rho^2) dB with "
              "nu(rho) = (c_+ - c_-)^2/(2 pi) (sqrt(1 - rho^2) - rho arccos rho), and log V drifts at -1 with "
              "variance 2. Each formula stated in MATH.md is compared symbolically with ncsym's derivation "
-             "(ncsym.sde claims). Independently, the exact width-n correlation map, assembled by hand from "
+             "(ncsym.models.sde claims). Independently, the exact width-n correlation map, assembled by hand from "
              "the arc-cosine kernel (sigma = s_+ relu(x) - s_- relu(-x)), satisfies "
              "C_n(rho) - rho = f_n nu(rho)/n with f_n = 2/(s_+^2 + s_-^2) -> 1, so n (C_n - rho) -> nu exactly.")
 STATEMENT_LATEX = (r"\[ d\rho_t = \Big[\nu(\rho_t) - \tfrac{1}{2}\rho_t(1-\rho_t^2)\Big]dt + (1-\rho_t^2)\,dB_t, \quad "

@@ -9,8 +9,8 @@ import sympy
 
 import ncsym
 from ncsym import zoo
-from ncsym.activations import Activation, Delta, activation, exact_number, x
-from ncsym.errors import ActivationParseError, DomainError
+from ncsym.symbolic.activations import Activation, Delta, activation, exact_number, x
+from ncsym.core.errors import ActivationParseError, DomainError
 
 ALL_ZOO = [zoo.by_name(name) for name in sorted(zoo.NAMES)]
 
@@ -96,16 +96,16 @@ def test_transformations():
 
 
 def test_centered_and_normalized_are_exact_where_the_moments_are():
-    centered = zoo.relu.centered()
+    centered = ncsym.centered(zoo.relu)
     assert sympy.simplify(centered.expr - (sympy.Max(0, x) - 1 / sympy.sqrt(2 * sympy.pi))) == 0
     assert ncsym.gaussian_mean(centered).exact == 0
-    normalized = zoo.gelu.normalized()
+    normalized = ncsym.normalized(zoo.gelu)
     assert sympy.simplify(ncsym.gaussian_moment(normalized, 2).exact - 1) == 0
 
 
 def test_centered_without_a_closed_form_uses_a_precise_value():
     act = zoo.sigmoid.affine_input(2, 1)  # no closed form, non-zero mean
-    centered = act.centered(dps=30)
+    centered = ncsym.centered(act, dps=30)
     assert abs(ncsym.gaussian_mean(centered, dps=30).value) < mpmath.mpf(10) ** -25
 
 

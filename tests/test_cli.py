@@ -1,4 +1,4 @@
-"""The ncsym command, run in-process through ncsym.cli.main and once as the installed script.
+"""The ncsym command, run in-process through ncsym.outputs.cli.main and once as the installed script.
 
 Values printed by the command are checked against independent routes: closed forms typed in
 with math/mpmath here (relu's moments, the arc-cosine kernel), direct mpmath quadrature for
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import sympy
 
-from ncsym.cli import main
+from ncsym.outputs.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -246,7 +246,7 @@ def test_installed_script_derive_json():
 
 
 def test_module_entry_point():
-    completed = subprocess.run([sys.executable, "-m", "ncsym.cli", "kernel", "relu", "--rho", "0", "--exact"],
+    completed = subprocess.run([sys.executable, "-m", "ncsym.outputs.cli", "kernel", "relu", "--rho", "0", "--exact"],
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "k[relu](0) = 1/(2*pi)"  # E[relu]^2, the independence of k(0)

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 import sympy
 
-from ncsym.coincidence import (
+from ncsym.models.coincidence import (
     boolean_inputs, clopper_pearson, coincidence_experiment, coincidence_spec, coincidence_sweep,
     count_all_negative, dispersion_interval, gp_dispersion, hamming_correlations, independence_baseline,
     sample_networks,
 )
-from ncsym.errors import DomainError
+from ncsym.core.errors import DomainError
 
 Z = 5.0  # tolerance in standard errors for Monte Carlo checks
 
@@ -248,7 +248,7 @@ def test_hidden_formula_tends_to_infinite_width_theory():
     independent = total / 2**n
     hidden = res.dispersion_given_hidden
     assert abs(hidden.value - independent) < Z * hidden.std_error + 0.1
-    # gp_dispersion (through ncsym.propagation) agrees with this independent evaluation
+    # gp_dispersion (through ncsym.depth.propagation) agrees with this independent evaluation
     theory = gp_dispersion("max(x, 0) - 1/sqrt(2*pi)", n, 2)
     assert abs(float(theory.value) - independent) < 1e-9
 
@@ -320,7 +320,7 @@ def test_hamming_against_iterated_map_within_se_and_width_bias():
 
 
 def test_tables_text_and_latex(tmp_path, tanh_run, relu_run):
-    from ncsym.coincidence import CoincidenceSweep
+    from ncsym.models.coincidence import CoincidenceSweep
 
     sweep = CoincidenceSweep((tanh_run, relu_run))
     text = sweep.table()

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import ncsym
-from ncsym.crosscheck import crosscheck, finite_width_bias
-from ncsym.errors import DomainError
+from ncsym.checks.layerwise import crosscheck, finite_width_bias
+from ncsym.core.errors import DomainError
 
 
 @pytest.mark.parametrize("act", ["identity", "tanh", "relu"])

@@ -12,9 +12,9 @@ import pytest
 import sympy
 
 from ncsym import zoo
-from ncsym.deq import (ContractionWarning, DEQNonConvergenceWarning, contraction_check, deq_crosscheck,
+from ncsym.models.deq import (ContractionWarning, DEQNonConvergenceWarning, contraction_check, deq_crosscheck,
                        deq_fixed_points, deq_kernel, deq_statistics, lipschitz_constant, paper_inputs)
-from ncsym.errors import ConvergenceError, DomainError, NoClosedFormError
+from ncsym.core.errors import ConvergenceError, DomainError, NoClosedFormError
 
 TANH_W2, TANH_U2 = 0.36, 1.0  # the paper's sigma_w = 0.6, sigma_u = 1
 

@@ -17,10 +17,10 @@ import sympy
 
 import ncsym
 from ncsym import zoo
-from ncsym.activations import Activation, x
-from ncsym.errors import DomainError, NoClosedFormError, NotSquareIntegrableError
-from ncsym.gaussian import exact_expectation, expectation, gaussian_mean, gaussian_moment
-from ncsym._bvn import BivariateNormalCDF, bivariate_normal_cdf_mp
+from ncsym.symbolic.activations import Activation, x
+from ncsym.core.errors import DomainError, NoClosedFormError, NotSquareIntegrableError
+from ncsym.gaussian.moments import exact_expectation, expectation, gaussian_mean, gaussian_moment
+from ncsym.gaussian.bvn import BivariateNormalCDF, bivariate_normal_cdf_mp
 
 pi = sympy.pi
 q_sym = sympy.Symbol("q", positive=True)

@@ -20,10 +20,10 @@ from scipy import integrate
 
 import ncsym
 from ncsym import zoo
-from ncsym.activations import Activation, x
-from ncsym.errors import DomainError, NoClosedFormError
-from ncsym.hermite import hermite_coefficients
-from ncsym.kernels import DualKernel, dual_kernel, kernel_matrix, rho
+from ncsym.symbolic.activations import Activation, x
+from ncsym.core.errors import DomainError, NoClosedFormError
+from ncsym.hermite_series.coefficients import hermite_coefficients
+from ncsym.kernels.dual import DualKernel, dual_kernel, kernel_matrix, rho
 
 with mpmath.workdps(40):
     TANH_AT_HALF = mpmath.mpf("0.18632441320344808610678")
@@ -81,7 +81,7 @@ def scale_of(k: DualKernel) -> float:
 # -- closed forms are exactly the Mehler series ---------------------------------------------------
 
 # gelu_scaled_shift: exact Hermite coefficients of a shifted gelu are not available from
-# ncsym.hermite yet (its holonomic route fails on the constant); the shift identity is
+# ncsym.hermite_series.coefficients yet (its holonomic route fails on the constant); the shift identity is
 # checked in test_constant_shift_identity and the kernel numerically below.
 @pytest.mark.parametrize("name", sorted(set(CLOSED) - {"shaped_relu", "gelu_scaled_shift"}))
 @pytest.mark.parametrize("q1, q2", [(1, 1), (2, sympy.Rational(1, 2))])

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from ncsym import zoo
-from ncsym.errors import DomainError
-from ncsym.nnpk import nnpk, nnpk_limit, nnpk_trend
+from ncsym.core.errors import DomainError
+from ncsym.models.prior_kernel import nnpk, nnpk_limit, nnpk_trend
 from ncsym.sampler import MLPSpec
 
 X = np.array([[1.0, 0.0, 0.5], [0.6, 0.8, -0.2], [-0.3, 0.4, 1.0]])

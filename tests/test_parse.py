@@ -1,4 +1,4 @@
-"""Tests of the safe activation-string parser (ncsym.parse).
+"""Tests of the safe activation-string parser (ncsym.symbolic.parse).
 
 Parsed expressions are compared with hand-built sympy expressions by sympy.simplify, and the
 Activations built from them with numpy/scipy formulas written out independently. The fuzz
@@ -30,10 +30,11 @@ from scipy.special import erf as scipy_erf
 from scipy.stats import norm
 
 import ncsym
-from ncsym import parse, zoo
-from ncsym.activations import exact_number, x
-from ncsym.errors import ActivationParseError
-from ncsym.parse import parse_expression
+from ncsym import zoo
+from ncsym.symbolic import parse
+from ncsym.symbolic.activations import exact_number, x
+from ncsym.core.errors import ActivationParseError
+from ncsym.symbolic.parse import parse_expression
 
 SCALE = int(os.environ.get("NCSYM_PARSE_FUZZ_SCALE", "1"))
 #: A single parse slower than this counts as a hang (generous: CI machines are shared).
@@ -328,7 +329,7 @@ def test_constants_only_where_a_constant_is_required():
 
 
 def test_the_parser_source_never_evaluates_text():
-    """No call of eval/exec/compile/__import__/sympify/parse_expr/getattr anywhere in ncsym.parse."""
+    """No call of eval/exec/compile/__import__/sympify/parse_expr/getattr anywhere in ncsym.symbolic.parse."""
     tree = ast.parse(inspect.getsource(parse))
     forbidden = {"eval", "exec", "__import__", "sympify", "parse_expr", "getattr", "setattr", "S",
                  "Symbol", "symbols", "lambdify", "import_module"}
@@ -337,13 +338,13 @@ def test_the_parser_source_never_evaluates_text():
             func = node.func
             if isinstance(func, ast.Name):
                 name = func.id
-                assert name not in forbidden | {"compile"}, f"ncsym.parse calls {name} at line {node.lineno}"
+                assert name not in forbidden | {"compile"}, f"ncsym.symbolic.parse calls {name} at line {node.lineno}"
             elif isinstance(func, ast.Attribute):
                 name = func.attr
-                assert name not in forbidden, f"ncsym.parse calls .{name} at line {node.lineno}"
+                assert name not in forbidden, f"ncsym.symbolic.parse calls .{name} at line {node.lineno}"
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
-            assert "parsing" not in (module or ""), f"ncsym.parse imports {module}"
+            assert "parsing" not in (module or ""), f"ncsym.symbolic.parse imports {module}"
 
 
 # -- fuzzing ---------------------------------------------------------------------------------------

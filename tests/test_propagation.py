@@ -17,8 +17,8 @@ import sympy
 
 import ncsym
 from ncsym import zoo
-from ncsym.errors import ConvergenceError, DomainError
-from ncsym.propagation import (
+from ncsym.core.errors import ConvergenceError, DomainError
+from ncsym.depth.propagation import (
     RHO, correlation_map, figure1_data, independence, network_kernels, phase_diagram, variance_map,
 )
 
@@ -482,7 +482,7 @@ def test_rate_bound_and_depth():
 
 
 def test_latex_proof_mentions_exact_quantities():
-    text = independence(zoo.relu.centered()).latex()
+    text = independence(ncsym.centered(zoo.relu)).latex()
     assert "Verdict: correlations vanish" in text
     assert r"\frac{1}{2}" in text  # a_1 = 1/2
     assert "Verdict: no" in independence(zoo.relu).latex()

@@ -14,8 +14,8 @@ import sympy
 import ncsym
 from latex_checks import check_balanced
 from ncsym import zoo
-from ncsym.errors import ActivationParseError, DomainError, NoClosedFormError
-from ncsym.report import derivation_report, latex_escape, latex_result, latex_table, zoo_table_latex
+from ncsym.core.errors import ActivationParseError, DomainError, NoClosedFormError
+from ncsym.outputs.report import derivation_report, latex_escape, latex_result, latex_table, zoo_table_latex
 
 ACTS = ["relu", "tanh", "relu(x) - 1/sqrt(2*pi)", "step"]
 CROSSCHECK = {"depth": 2, "width": 16, "networks": 20, "rho0": [0.5], "seed": 1}

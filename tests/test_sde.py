@@ -17,10 +17,10 @@ import pytest
 import sympy
 
 from ncsym import zoo
-from ncsym import _sde_derivation as d
-from ncsym.activations import Activation, x
-from ncsym.errors import DomainError
-from ncsym.sde import (
+from ncsym.models import sde_derivation as d
+from ncsym.symbolic.activations import Activation, x
+from ncsym.core.errors import DomainError
+from ncsym.models.sde import (
     C_MINUS, C_PLUS, PHI2, PHI3, RHO, V11, V12, V22, WIDTH, derive_sde, finite_width_log_norm_law,
     finite_width_sde, ks_two_sample, norm_stability, sample_shaped_relu_networks, sample_smooth_shaped_networks,
     shaped_relu_sde,
@@ -84,7 +84,7 @@ def test_exact_orthant_moments_literature_and_quadrature():
 @pytest.mark.parametrize("c_plus,c_minus", [(0, -1), (1, -1), (sympy.Rational(1, 2), sympy.Rational(3, 2))])
 def test_nu_against_finite_differences_of_exact_kernel(relu_sde, c_plus, c_minus):
     """n (C_n(rho) - rho) -> nu(rho), from ncsym.kernels' closed form at 40 digits."""
-    from ncsym.kernels import dual_kernel, rho as k_rho
+    from ncsym.kernels.dual import dual_kernel, rho as k_rho
 
     nu = relu_sde.correlation_mean_part.subs({C_PLUS: c_plus, C_MINUS: c_minus})
     widths = [10**4 * 4**k for k in range(4)]
@@ -105,7 +105,7 @@ def test_nu_against_finite_differences_of_exact_kernel(relu_sde, c_plus, c_minus
 
 
 def test_finite_width_factor_against_exact_kernel(relu_sde):
-    from ncsym.kernels import kernel_matrix
+    from ncsym.kernels.dual import kernel_matrix
 
     for n in (64, 256):
         sde = finite_width_sde(relu_sde.subs({C_PLUS: 0, C_MINUS: -1}), n)

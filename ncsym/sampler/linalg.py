@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DomainError
+from ncsym.core.errors import DomainError
 
 __all__ = ["psd_factor"]
 

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..errors import DomainError, NonFiniteError, NonFiniteWarning, check_integer
+from ncsym.core.errors import DomainError, NonFiniteError, NonFiniteWarning, check_integer
 from .linalg import psd_factor
 from .spec import MLPSpec, as_inputs, numpy_activation
 from .stats import PreactivationStatistics

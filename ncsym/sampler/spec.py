@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import DomainError, check_integer
+from ncsym.core.errors import DomainError, check_integer
 
 __all__ = ["MLPSpec", "as_inputs", "numpy_activation"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DomainError, NonFiniteError
+from ncsym.core.errors import DomainError, NonFiniteError
 
 __all__ = ["Estimate", "StreamingMoments", "PreactivationStatistics", "network_features"]
 

@@ -1,0 +1,5 @@
+"""``python -m ncsym ...`` is the ``ncsym`` command."""
+
+from ncsym.outputs.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,307 @@
+"""Theory against sampled finite-width networks, on the same configuration.
+
+:func:`crosscheck` iterates the correlation map (the infinite-width theory of
+:mod:`ncsym.depth.propagation`), samples finite networks with :mod:`ncsym.sampler`, and sets
+them side by side layer by layer: estimate, standard error over networks, the predicted
+O(1/width) bias, z-scores and a verdict.
+
+The finite-width bias is predicted, not guessed. Given layer l, the rows of layer l + 1
+are i.i.d. N(0, G) with G = sigma_w^2/n sum_i sigma(h_i) sigma(h_i)^T + sigma_b^2, so
+(G_aa, G_ab, G_bb) is a Markov chain with conditional mean F(G) (the kernel map) and
+conditional covariance S(G)/n. A second-order delta method along the chain gives, to
+O(1/n), the mean shift and covariance of G at each layer, and then the bias of the
+per-network sample correlation K_ab/sqrt(K_aa K_bb) that the sampler reports. At layer 1
+it reduces to the classical E[r] = rho - rho (1 - rho^2)/(2n).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ncsym.symbolic.activations import Activation, activation
+from ncsym.core.errors import DomainError, check_integer
+from ncsym.kernels.dual import kernel_matrix
+from ncsym.depth.propagation import correlation_map
+from ncsym.sampler import MLPSpec, network_statistics
+
+__all__ = ["crosscheck", "CrossCheck", "CrossCheckRow", "finite_width_bias"]
+
+#: Gauss-Hermite nodes per axis for the fourth moments in the bias (they need ~1e-4 only).
+_BIAS_NODES = 80
+
+
+@dataclass(frozen=True)
+class CrossCheckRow:
+    """One compared quantity at one layer (``quantity`` is "correlation" or "variance")."""
+
+    layer: int
+    quantity: str
+    rho0: float
+    theory: float
+    bias: float
+    estimate: float
+    std_error: float
+    tolerance: float
+
+    @property
+    def z_theory(self) -> float:
+        """(estimate - theory) / SE: how far the sample is from the infinite-width value."""
+        return _ratio(self.estimate - self.theory, self.std_error)
+
+    @property
+    def z_corrected(self) -> float:
+        """(estimate - theory - bias) / SE: the same after the predicted O(1/width) bias."""
+        return _ratio(self.estimate - self.theory - self.bias, self.std_error)
+
+    @property
+    def agrees(self) -> bool:
+        """|estimate - theory - bias| <= tolerance (a NaN bias makes this False)."""
+        return bool(abs(self.estimate - self.theory - self.bias) <= self.tolerance)
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """The outcome of :func:`crosscheck`: rows, settings and a verdict.
+
+    ``tolerance = z_threshold * SE + remainder``, where the remainder allows for the
+    unmodelled O(1/width^2) terms: ``|bias| * layer / width`` (each further order of the
+    expansion carries one more factor of depth/width).
+    """
+
+    activation: Activation
+    rows: tuple[CrossCheckRow, ...]
+    width: int
+    depth: int
+    networks: int
+    sigma_w2: float
+    sigma_b2: float
+    z_threshold: float
+    seed: Any
+    settings: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def passed(self) -> bool:
+        """True when every row agrees within its tolerance."""
+        return all(row.agrees for row in self.rows)
+
+    @property
+    def verdict(self) -> str:
+        failures = sum(not row.agrees for row in self.rows)
+        if not failures:
+            return f"consistent: all {len(self.rows)} comparisons within {self.z_threshold:g} SE + remainder"
+        return f"INCONSISTENT: {failures} of {len(self.rows)} comparisons outside tolerance"
+
+    def correlations(self, rho0: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(theory, estimate, std_error) of the correlation over layers 1..depth from ``rho0``."""
+        rows = [r for r in self.rows if r.quantity == "correlation" and r.rho0 == rho0]
+        if not rows:
+            raise DomainError(f"no correlation rows start at rho0 = {rho0}")
+        return (np.array([r.theory for r in rows]), np.array([r.estimate for r in rows]),
+                np.array([r.std_error for r in rows]))
+
+    def table(self) -> str:
+        """A plain-text table, one row per comparison."""
+        head = (f"{'layer':>5} {'quantity':>11} {'rho0':>6} {'theory':>10} {'bias':>10} "
+                f"{'estimate':>10} {'SE':>9} {'z':>7} {'z_corr':>7}  ok")
+        lines = [f"crosscheck {self.activation.name}: width {self.width}, depth {self.depth}, "
+                 f"{self.networks} networks, sigma_w^2 = {self.sigma_w2:.6g}, sigma_b^2 = {self.sigma_b2:.6g}",
+                 head, "-" * len(head)]
+        for r in self.rows:
+            lines.append(f"{r.layer:>5} {r.quantity:>11} {r.rho0:>6.3g} {r.theory:>10.6f} {r.bias:>10.2e} "
+                         f"{r.estimate:>10.6f} {r.std_error:>9.2e} {r.z_theory:>7.2f} {r.z_corrected:>7.2f}  "
+                         f"{'yes' if r.agrees else 'NO'}")
+        lines.append(self.verdict)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def latex(self) -> str:
+        """A LaTeX ``tabular`` of the comparison (needs only the standard LaTeX kernel)."""
+        lines = [
+            r"\begin{tabular}{rlrrrrrr}",
+            r"\hline",
+            r"layer & quantity & $\rho_0$ & theory & bias $O(1/n)$ & estimate & SE & $z$ \\",
+            r"\hline",
+        ]
+        for r in self.rows:
+            lines.append(f"{r.layer} & {r.quantity} & {r.rho0:.3g} & {r.theory:.6f} & {r.bias:.2e} & "
+                         f"{r.estimate:.6f} & {r.std_error:.2e} & {r.z_corrected:.2f} \\\\")
+        lines += [r"\hline", r"\end{tabular}"]
+        return "\n".join(lines)
+
+    def _repr_latex_(self) -> str:
+        return self.latex()
+
+
+def crosscheck(act: Any, *, depth: int = 10, width: int = 256, networks: int = 2000,
+               rho0: Sequence[float] | float = (0.2, 0.5, 0.9), sigma_w2: Any = None, sigma_b2: Any = 0,
+               seed: Any = 0, method: str = "gram", z_threshold: float = 5.0,
+               progress: bool | None = None) -> CrossCheck:
+    """Compare the correlation map with sampled networks of finite width.
+
+    Inputs are scaled so that layer 1 already has the stationary variance q* (1 with the
+    natural hyperparameters ``sigma_w2 = 1/E[sigma^2]``, no bias), with correlations
+    ``rho0`` to a reference input. Layer l is compared with C^(l-1)(rho0).
+
+    >>> check = crosscheck("tanh", depth=3, width=64, networks=400, rho0=[0.5], seed=1)
+    >>> check.passed, len(check.rows)   # a correlation and a variance row per layer
+    (True, 6)
+    """
+    act = activation(act)
+    depth = check_integer(depth, "depth", 1)
+    width = check_integer(width, "width", 1)
+    networks = check_integer(networks, "networks", 2)
+    starts = [float(r) for r in np.atleast_1d(np.asarray(rho0, dtype=float))]
+    for r in starts:
+        if not -1.0 <= r <= 1.0:
+            raise DomainError(f"starting correlations must lie in [-1, 1], got {r}")
+    if not (isinstance(z_threshold, (int, float)) and z_threshold > 0):
+        raise DomainError(f"z_threshold must be positive, got {z_threshold!r}")
+
+    cmap = correlation_map(act, sigma_w2=sigma_w2, sigma_b2=sigma_b2)
+    w2, b2, q = float(cmap.sigma_w2.value), float(cmap.sigma_b2.value), float(cmap.q.value)
+    if not q > b2:
+        raise DomainError(f"the stationary variance q* = {q} does not exceed sigma_b^2 = {b2}")
+    # Reference input e_1 and one input per start at angle arccos(rho0), scaled so that
+    # sigma_w2 |x|^2 / d + sigma_b2 = q*.
+    scale = math.sqrt(2 * (q - b2) / w2)
+    X = scale * np.array([[1.0, 0.0]] + [[r, math.sqrt(max(0.0, 1 - r * r))] for r in starts])
+    spec = MLPSpec(input_dim=2, widths=width, depth=depth, activation=act, sigma_w2=w2, sigma_b2=b2)
+    stats = network_statistics(spec, X, networks, method=method, seed=seed, progress=progress,
+                               layers=list(range(1, depth + 1)), max_order=2)
+
+    theory = cmap.iterate(np.array(starts), depth - 1)  # [depth, len(starts)]
+    rows = []
+    for k, r0 in enumerate(starts, start=1):
+        biases = finite_width_bias(act, q=q, rho0=r0, depth=depth, width=width, sigma_w2=w2, sigma_b2=b2)
+        for layer in range(1, depth + 1):
+            corr = stats[layer].correlation
+            variance = stats[layer].kernel
+            bias_rho, bias_q = biases[layer - 1]
+            for quantity, th, bias, est, se in (
+                ("correlation", float(theory[layer - 1, k - 1]), bias_rho, corr.value[0, k], corr.std_error[0, k]),
+                ("variance", q, bias_q, variance.value[k, k], variance.std_error[k, k]),
+            ):
+                if quantity == "variance" and k > 1:
+                    continue  # one variance row per layer suffices: all inputs share q*
+                tolerance = z_threshold * float(se) + abs(bias) * layer / width
+                rows.append(CrossCheckRow(layer, quantity, r0, th, float(bias), float(est), float(se), tolerance))
+    return CrossCheck(act, tuple(rows), width, depth, networks, w2, b2, float(z_threshold), seed,
+                      {"method": method, "rho0": tuple(starts), "q_star": q})
+
+
+def finite_width_bias(act: Any, *, q: float, rho0: float, depth: int, width: int,
+                      sigma_w2: float, sigma_b2: float = 0.0) -> list[tuple[float, float]]:
+    """Predicted O(1/width) bias of (sample correlation, sample variance) at layers 1..depth.
+
+    Returns NaN for the correlation where the kernel map is not smooth (|rho| within 1e-6
+    of 1), where the expansion does not apply.
+
+    >>> bias = finite_width_bias("identity", q=1.0, rho0=0.5, depth=1, width=100, sigma_w2=1.0)
+    >>> round(bias[0][0], 8), -0.5 * (1 - 0.25) / 200   # the classical E[r] - rho
+    (-0.001875, -0.001875)
+    """
+    act = activation(act)
+    f = act.numpy()
+    n = float(width)
+    g = np.array([q, q * rho0, q])  # (G_aa, G_ab, G_bb), exact at layer 1
+    delta = np.zeros(3)  # E[G] - deterministic G, O(1/n)
+    cov = np.zeros((3, 3))  # Cov(G), O(1/n)
+    out = []
+    for layer in range(1, depth + 1):
+        out.append(_observed_bias(g, delta, cov, n))
+        if layer == depth:
+            break
+        jac, hess = _derivatives(lambda v: _kernel_map(act, v, sigma_w2, sigma_b2), g)
+        delta = jac @ delta + 0.5 * np.einsum("ijk,jk->i", hess, cov)
+        cov = jac @ cov @ jac.T + _conditional_covariance(f, g, sigma_w2) / n
+        g = _kernel_map(act, g, sigma_w2, sigma_b2)[0]
+    return out
+
+
+def _observed_bias(g: np.ndarray, delta: np.ndarray, cov: np.ndarray, n: float) -> tuple[float, float]:
+    """Bias of the per-network sample correlation and variance of rows drawn from N(0, G)."""
+    aa, ab, bb = g
+    rho = ab / math.sqrt(aa * bb)
+    # Cov of the empirical kernel K given G (Wishart with n degrees of freedom).
+    wishart = np.array([
+        [2 * aa * aa, 2 * aa * ab, 2 * ab * ab],
+        [2 * aa * ab, aa * bb + ab * ab, 2 * ab * bb],
+        [2 * ab * ab, 2 * ab * bb, 2 * bb * bb],
+    ]) / n
+    total = cov + wishart
+    if abs(rho) > 1 - 1e-6:
+        return float("nan"), float(delta[0])
+    # R(k) = k_ab / sqrt(k_aa k_bb): gradient and Hessian at g.
+    s = math.sqrt(aa * bb)
+    grad = np.array([-0.5 * ab / (aa * s), 1 / s, -0.5 * ab / (bb * s)])
+    hess = np.array([
+        [0.75 * ab / (aa * aa * s), -0.5 / (aa * s), 0.25 * ab / (aa * bb * s)],
+        [-0.5 / (aa * s), 0.0, -0.5 / (bb * s)],
+        [0.25 * ab / (aa * bb * s), -0.5 / (bb * s), 0.75 * ab / (bb * bb * s)],
+    ])
+    bias_rho = grad @ delta + 0.5 * np.sum(hess * total)
+    return float(bias_rho), float(delta[0])
+
+
+def _kernel_map(act: Activation, points: np.ndarray, sigma_w2: float, sigma_b2: float) -> np.ndarray:
+    """Rows (G_aa, G_ab, G_bb) -> sigma_w2 V(G) + sigma_b2, the infinite-width layer map.
+
+    All rows go through one block-diagonal kernel_matrix call: one call per layer costs
+    far less than one per finite-difference point.
+    """
+    points = np.atleast_2d(points)
+    m = points.shape[0]
+    cov = np.zeros((2 * m, 2 * m))
+    a, b = np.arange(0, 2 * m, 2), np.arange(1, 2 * m, 2)
+    cov[a, a], cov[a, b], cov[b, a], cov[b, b] = points[:, 0], points[:, 1], points[:, 1], points[:, 2]
+    v = kernel_matrix(act, cov)
+    return sigma_w2 * np.stack([v[a, a], v[a, b], v[b, b]], axis=1) + sigma_b2
+
+
+def _derivatives(func, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Jacobian and Hessian at g by central differences; func maps rows of points to rows."""
+    steps = 1e-4 * np.maximum(np.abs(g[[0, 0, 2]]), 1e-3)
+    basis = np.eye(3) * steps
+    pairs = [(j, k) for j in range(3) for k in range(j)]
+    points = [g] + [g + s * basis[j] for j in range(3) for s in (1, -1)]
+    points += [g + sj * basis[j] + sk * basis[k] for j, k in pairs for sj, sk in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+    values = func(np.array(points))
+    f0, singles, doubles = values[0], values[1:7].reshape(3, 2, 3), values[7:].reshape(len(pairs), 4, 3)
+    jac = np.empty((3, 3))
+    hess = np.empty((3, 3, 3))
+    for j in range(3):
+        plus, minus = singles[j]
+        jac[:, j] = (plus - minus) / (2 * steps[j])
+        hess[:, j, j] = (plus - 2 * f0 + minus) / steps[j] ** 2
+    for (j, k), (pp, pm, mp, mm) in zip(pairs, doubles):
+        hess[:, j, k] = hess[:, k, j] = (pp - pm - mp + mm) / (4 * steps[j] * steps[k])
+    return jac, hess
+
+
+def _conditional_covariance(f, g: np.ndarray, sigma_w2: float) -> np.ndarray:
+    """sigma_w^4 Cov[(s_a^2, s_a s_b, s_b^2)] for (u_a, u_b) ~ N(0, G), s = sigma(u)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(_BIAS_NODES)
+    weights = weights / weights.sum()
+    aa, ab, bb = g
+    # u_a = sqrt(aa) z1, u_b = rho sqrt(bb) z1 + sqrt(bb (1 - rho^2)) z2
+    rho = max(-1.0, min(1.0, ab / math.sqrt(aa * bb)))
+    z1, z2 = np.meshgrid(nodes, nodes, indexing="ij")
+    w = np.outer(weights, weights)
+    sa = f(math.sqrt(aa) * z1)
+    sb = f(rho * math.sqrt(bb) * z1 + math.sqrt(max(0.0, bb * (1 - rho * rho))) * z2)
+    features = np.stack([sa * sa, sa * sb, sb * sb])
+    mean = np.einsum("kij,ij->k", features, w)
+    second = np.einsum("kij,lij,ij->kl", features, features, w)
+    return sigma_w2**2 * (second - np.outer(mean, mean))
+
+
+def _ratio(num: float, den: float) -> float:
+    if den == 0:
+        return 0.0 if num == 0 else math.copysign(math.inf, num)
+    return num / den
