@@ -13,6 +13,7 @@ Array conventions: inputs ``X`` are ``[P, input_dim]``; preactivations of layer 
 Seeds: one random stream per block of networks and layer (numpy ``SeedSequence``), so
 results do not depend on chunking. Statistics stream over networks with standard errors
 (:func:`network_statistics`, :class:`PreactivationStatistics`, :class:`StreamingMoments`).
+The empirical NTK of each network comes from exact Jacobians (:func:`empirical_ntk`, :func:`iter_ntk`).
 
 >>> import numpy as np
 >>> from ncsym.sampler import MLPSpec, network_statistics
@@ -26,9 +27,11 @@ from .linalg import *  # noqa: F401,F403
 from .linalg import __all__ as _linalg_all
 from .networks import *  # noqa: F401,F403
 from .networks import __all__ as _networks_all
+from .ntk import *  # noqa: F401,F403
+from .ntk import __all__ as _ntk_all
 from .spec import *  # noqa: F401,F403
 from .spec import __all__ as _spec_all
 from .stats import *  # noqa: F401,F403
 from .stats import __all__ as _stats_all
 
-__all__ = [*_spec_all, *_linalg_all, *_networks_all, *_stats_all]
+__all__ = [*_spec_all, *_linalg_all, *_networks_all, *_ntk_all, *_stats_all]
