@@ -61,8 +61,8 @@ class Result:
     >>> r = Result.from_exact(sympy.sqrt(2) / 2, label="E[x]", method="closed form")
     >>> r.exact
     sqrt(2)/2
-    >>> r.error
-    mpf('0.0')
+    >>> r.error, r.certified
+    (mpf('0.0'), True)
     >>> float(r)
     0.7071067811865476
     >>> r.latex()
@@ -76,6 +76,13 @@ class Result:
     label: str = ""
     dps: int = 15
     details: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    #: True when ``error`` is proved (exact, or ball arithmetic / validated quadrature), False
+    #: when it is an estimate; None (the default) means "exact results only".
+    certified: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.certified is None:
+            object.__setattr__(self, "certified", self.exact is not None)
 
     @classmethod
     def from_exact(
@@ -90,9 +97,9 @@ class Result:
     @classmethod
     def from_numeric(
         cls, value: Any, error: Any, *, label: str = "", method: str, dps: int | None = None,
-        details: dict | None = None,
+        details: dict | None = None, certified: bool = False,
     ) -> "Result":
-        """Wrap a numeric value with its error bound."""
+        """Wrap a numeric value with its error bound (``certified`` when the bound is proved)."""
         dps = working_dps(dps)
         with mpmath.workdps(dps + GUARD_DIGITS):
             # Storing the value rounds it to dps + GUARD_DIGITS digits: the bound must cover that.
@@ -102,7 +109,7 @@ class Result:
             from ncsym.core.errors import ConvergenceError
 
             raise ConvergenceError(f"{label or 'result'}: non-finite value {value} (error {error})")
-        return cls(None, value, error, method, label, dps, dict(details or {}))
+        return cls(None, value, error, method, label, dps, dict(details or {}), bool(certified))
 
     @property
     def is_exact(self) -> bool:
