@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ncsym.depth.propagation import figure1_data
+from ncsym.depth.figure1 import figure1_data
 
 
 def main(argv: list[str] | None = None) -> int:

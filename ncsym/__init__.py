@@ -37,7 +37,7 @@ from ncsym.hermite_series.coefficients import (
     parseval_tail,
 )
 from ncsym.kernels.dual import DualKernel, dual_kernel, kernel_matrix, rho
-from ncsym.depth.propagation import (
+from ncsym.depth import (
     CorrelationMap, FixedPoint, IndependenceCertificate, NetworkKernels, VarianceMap, correlation_map,
     figure1_data, independence, network_kernels, nngp_kernel, ntk_kernel, phase_diagram, variance_map,
 )

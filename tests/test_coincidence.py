@@ -248,7 +248,7 @@ def test_hidden_formula_tends_to_infinite_width_theory():
     independent = total / 2**n
     hidden = res.dispersion_given_hidden
     assert abs(hidden.value - independent) < Z * hidden.std_error + 0.1
-    # gp_dispersion (through ncsym.depth.propagation) agrees with this independent evaluation
+    # gp_dispersion (through ncsym.depth) agrees with this independent evaluation
     theory = gp_dispersion("max(x, 0) - 1/sqrt(2*pi)", n, 2)
     assert abs(float(theory.value) - independent) < 1e-9
 

@@ -18,9 +18,10 @@ import sympy
 import ncsym
 from ncsym import zoo
 from ncsym.core.errors import ConvergenceError, DomainError
-from ncsym.depth.propagation import (
-    RHO, correlation_map, figure1_data, independence, network_kernels, phase_diagram, variance_map,
+from ncsym.depth import (
+    correlation_map, figure1_data, independence, network_kernels, phase_diagram, variance_map,
 )
+from ncsym.depth.inputs import RHO
 
 # -- independent routes ------------------------------------------------------------------------
 
@@ -415,6 +416,34 @@ def test_nngp_ntk_mp_against_closed_form_recursion(dps):
                 assert abs(out.nngp[i, j] - K[i][j]) < mpmath.mpf(10) ** (-dps + 2)
                 assert abs(out.ntk[i, j] - T[i][j]) < mpmath.mpf(10) ** (-dps + 2)
     assert out.errors[-1] < mpmath.mpf(10) ** (-dps)
+
+
+def sign_kernel(q1, q2, c):
+    """E[sign(u) sign(v)] = (2/pi) arcsin(rho) (Grothendieck's identity)."""
+    return 2 / mpmath.pi * mpmath.asin(max(min(c / mpmath.sqrt(q1 * q2), 1), -1))
+
+
+@pytest.mark.parametrize("name, kernel", [("sign", sign_kernel), ("step", step_kernel)])
+def test_nngp_through_depth_for_jump_activations(name, kernel):
+    """sign and step have closed NNGP kernels; their NTK needs E[delta(u) delta(v)] and does not exist."""
+    w, b, depth = 1.3, 0.1, 5
+    zero = lambda q1, q2, c: mpmath.mpf(0)  # noqa: E731 - the NTK part is not compared here
+    with mpmath.workdps(30):
+        K, _ = closed_form_recursion([[mpmath.mpf(v) for v in row] for row in X_INPUTS], depth,
+                                     mpmath.mpf("1.3"), mpmath.mpf("0.1"), kernel, zero)
+    out = network_kernels(np.array(X_INPUTS), name, depth, sigma_w2=w, sigma_b2=b)
+    assert np.max(np.abs(out.nngp - np.array(K, dtype=float))) < 1e-12
+    assert np.max(np.abs(ncsym.nngp_kernel(np.array(X_INPUTS), name, depth, sigma_w2=w, sigma_b2=b)
+                         - np.array(K, dtype=float))) < 1e-12
+    mp_out = network_kernels(np.array(X_INPUTS[:2]), name, 3, sigma_w2=w, sigma_b2=b, dps=20)
+    with mpmath.workdps(30):
+        K3, _ = closed_form_recursion([[mpmath.mpf(repr(v)) for v in row] for row in X_INPUTS[:2]], 3,
+                                      mpmath.mpf("1.3"), mpmath.mpf("0.1"), kernel, zero)
+        assert max(abs(mp_out.nngp[i, j] - K3[i][j]) for i in range(2) for j in range(2)) < mpmath.mpf(10) ** -18
+    assert out.ntk_layers is None
+    for call in (lambda: out.ntk, lambda: mp_out.ntk, lambda: ncsym.ntk_kernel(np.array(X_INPUTS), name, 2)):
+        with pytest.raises(DomainError, match="Dirac delta"):
+            call()
 
 
 # -- the zero-mean theorem ---------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Theory against sampled finite-width networks, on the same configuration.
 
 :func:`crosscheck` iterates the correlation map (the infinite-width theory of
-:mod:`ncsym.depth.propagation`), samples finite networks with :mod:`ncsym.sampler`, and sets
+:mod:`ncsym.depth`), samples finite networks with :mod:`ncsym.sampler`, and sets
 them side by side layer by layer: estimate, standard error over networks, the predicted
 O(1/width) bias, z-scores and a verdict.
 
@@ -25,7 +25,7 @@ import numpy as np
 from ncsym.symbolic.activations import Activation, activation
 from ncsym.core.errors import DomainError, check_integer
 from ncsym.kernels.dual import kernel_matrix
-from ncsym.depth.propagation import correlation_map
+from ncsym.depth.correlation import correlation_map
 from ncsym.sampler import MLPSpec, network_statistics
 
 __all__ = ["crosscheck", "CrossCheck", "CrossCheckRow", "finite_width_bias"]

@@ -35,7 +35,7 @@ def figure1_data(*, grid_points: int = 401, starts: Sequence[float] = (-0.8, 0.1
     >>> data["cobweb"]["relu"].shape
     (1, 5, 2)
     """
-    from ncsym.depth.propagation import correlation_map
+    from ncsym.depth.correlation import correlation_map
 
     if isinstance(grid_points, bool) or not isinstance(grid_points, int) or grid_points < 2:
         raise DomainError(f"grid_points must be an integer >= 2, got {grid_points!r}")

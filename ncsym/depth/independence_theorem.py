@@ -143,7 +143,7 @@ class IndependenceCertificate:
 
 
 def _check_start(rho0: Any, *, allow_zero: bool) -> sympy.Expr:
-    from ncsym.depth.propagation import _exact_rho
+    from ncsym.depth.inputs import _exact_rho
 
     start = _exact_rho(rho0)
     if abs(start) >= 1:
@@ -165,7 +165,8 @@ def independence(act: Any, *, dps: int | None = None) -> IndependenceCertificate
     >>> independence(zoo.identity).behaviour
     'stays put'
     """
-    from ncsym.depth.propagation import _is_odd, correlation_map
+    from ncsym.depth.correlation import correlation_map
+    from ncsym.depth.expectations import _is_odd
 
     act = activation(act)
     dps = working_dps(dps)
@@ -277,7 +278,7 @@ def hermite_from_moments(moments: list[Result], n: int, dps: int, name: str = "s
 
 def _inverse_square_constant(C: Any, dps: int) -> Result | None:
     """c in 1 - rho_l ~ c/l^2 when C(1 - e) = 1 - e + kappa e^(3/2) + ...: c = 4/kappa^2 (closed forms only)."""
-    from ncsym.depth.propagation import RHO
+    from ncsym.depth.inputs import RHO
 
     form = C.closed_form
     if form is None:

@@ -559,7 +559,7 @@ def _iterated(act: Any, n: int, depth: int, dps: int | None) -> tuple[Result, ..
 @lru_cache(maxsize=32)
 def _correlation_map(act: Any, dps: int | None) -> Any:
     """One correlation map per activation, reused across depths and n (its setup can take seconds)."""
-    from ncsym.depth.propagation import correlation_map
+    from ncsym.depth.correlation import correlation_map
 
     return correlation_map(act) if dps is None else correlation_map(act, dps=dps)
 

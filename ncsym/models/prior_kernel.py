@@ -15,7 +15,7 @@ so each logit has, given the last hidden activations a = phi(h^L), covariance
 which gives two unbiased estimators: ``"logits"`` (the definition, from sampled logits) and
 ``"conditional"`` (the expectation over the readout done exactly; far smaller variance).
 As every hidden width grows, K -> k K_NNGP^{L+1}, the NNGP kernel of the readout
-preactivations (:func:`ncsym.depth.propagation.nngp_kernel` with L + 1 weight layers; a residual
+preactivations (:func:`ncsym.depth.network.nngp_kernel` with L + 1 weight layers; a residual
 recursion for residual specs). With one hidden layer the identity above is exact at any width
 (the first hidden layer is exactly Gaussian); with two or more the finite-width correction is
 O(1/width).
@@ -87,7 +87,7 @@ def nnpk_limit(spec: MLPSpec, X: Any, *, act: Any = None) -> np.ndarray:
     if symbolic is None:
         raise DomainError("the limit needs a symbolic activation: build the spec with an ncsym Activation or pass act=")
     from ncsym.kernels.dual import kernel_matrix      # imported here so the estimator works without the kernel layer
-    from ncsym.depth.propagation import nngp_kernel
+    from ncsym.depth.network import nngp_kernel
 
     data = np.asarray(as_inputs(spec, X), dtype=float)
     w, b = spec.sigma_w2, spec.sigma_b2

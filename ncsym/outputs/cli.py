@@ -220,7 +220,7 @@ def derive(spec: Any, *, terms: int = 6, dps: int | None = None, method: str = "
     from ncsym.gaussian.moments import gaussian_mean, gaussian_moment
     from ncsym.hermite_series.coefficients import hermite_coefficients, parseval_tail
     from ncsym.kernels.dual import dual_kernel
-    from ncsym.depth.propagation import independence
+    from ncsym.depth.independence_theorem import independence
 
     act = activation(spec)
     dps = working_dps(dps)

@@ -108,7 +108,7 @@ def zoo_table_latex(acts: Iterable[Any] | None = None, *, terms: int = 3, dps: i
     from ncsym.symbolic.activations import activation
     from ncsym.gaussian.moments import gaussian_mean, gaussian_moment
     from ncsym.kernels.dual import dual_kernel
-    from ncsym.depth.propagation import independence
+    from ncsym.depth.independence_theorem import independence
 
     if acts is None:
         acts = ("relu", "abs", "step", "sign", "erf", "gelu", "tanh", "sin", "cos")
@@ -145,7 +145,7 @@ def _section(spec: Any, *, dps: int, terms: int, exact_only: bool, crosscheck_op
     from ncsym.symbolic.activations import activation
     from ncsym.hermite_series.coefficients import parseval_tail
     from ncsym.kernels.dual import dual_kernel
-    from ncsym.depth.propagation import independence
+    from ncsym.depth.independence_theorem import independence
     from ncsym.gaussian.moments import gaussian_mean, gaussian_moment
     from ncsym.hermite_series.coefficients import hermite_coefficients
 

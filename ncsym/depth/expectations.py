@@ -1,0 +1,170 @@
+"""The depth maps' access to the layers below: Gaussian moments at variance q, dual kernels, parity.
+
+E[sigma(sqrt(q) z)^2], E[sigma'(sqrt(q) z)^2] and a_1(q) come from :mod:`ncsym.gaussian`
+(exact where a closed form exists), the dual kernel k_q from :mod:`ncsym.kernels`; float64
+versions for grids are built once per activation and cached.
+
+>>> from ncsym import zoo
+>>> _closed_moment(zoo.relu, derivative=False)
+q/2
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import sympy
+
+from ncsym.core.numbers import exact_sign, infinite_result
+from ncsym.core.errors import ConvergenceError, NoClosedFormError, NotSquareIntegrableError
+from ncsym.core.results import GUARD_DIGITS, Result
+from ncsym.depth.inputs import _Q, RHO, _relabel
+from ncsym.symbolic.activations import Activation
+
+
+def _q_argument(q: Result) -> Any:
+    """A variance in the form the layers below accept: exact when exact, else a sympy Float."""
+    if q.is_exact:
+        return q.exact
+    return sympy.Float(q.value, q.dps + GUARD_DIGITS)
+
+
+def _moment(act: Activation, q: Result, dps: int, *, power: int = 2, label: str) -> Result:
+    """E[sigma(sqrt(q) z)^power] (power 1 or 2)."""
+    from ncsym.gaussian import moments as gaussian
+    if power == 1:
+        value = gaussian.gaussian_mean(act, q=_q_argument(q), dps=dps)
+    else:
+        value = gaussian.gaussian_moment(act, power, q=_q_argument(q), dps=dps)
+    return _relabel(value, label)
+
+
+def _first_hermite(act: Activation, q: Result, dps: int) -> Result:
+    """a_1(q) = E[z sigma(sqrt(q) z)]."""
+    from ncsym.gaussian import moments as gaussian
+    return _relabel(gaussian.expectation(act, q=_q_argument(q), z_power=1, dps=dps), "a_1")
+
+
+def _derivative_moment(act: Activation, q: Result, dps: int) -> Result:
+    """E[sigma'(sqrt(q) z)^2]; +infinity when sigma jumps (sigma' has a Dirac delta)."""
+    derivative = act.derivative()
+    if derivative.deltas:
+        return infinite_result("E[sigma'^2]", dps, "sigma jumps: sigma' contains a Dirac delta")
+    return _moment(derivative, q, dps, label="E[sigma'^2]")
+
+
+def _dual_kernel(act: Activation, q: Result, dps: int) -> Any:
+    from ncsym.kernels import dual as kernels
+    if q.is_exact and q.exact == 1:
+        return kernels.dual_kernel(act, dps=dps)
+    qa = _q_argument(q)
+    return kernels.dual_kernel(act, q1=qa, q2=qa, dps=dps)
+
+
+def _kernel_closed_form(kernel: Any) -> sympy.Expr | None:
+    """The kernel's closed form rewritten in :data:`RHO` (None when there is none)."""
+    form = getattr(kernel, "closed_form", None)
+    if form is None:
+        return None
+    symbols = sorted(form.free_symbols, key=str)
+    if not symbols:
+        return form
+    if len(symbols) != 1:
+        return None
+    return form.subs(symbols[0], RHO)
+
+
+_WITNESS_POINTS = (sympy.Rational(1, 3), sympy.Rational(7, 5), sympy.Rational(5, 2), sympy.Rational(-3, 7))
+
+
+def _is_zero_function(expr: sympy.Expr) -> bool:
+    """Whether an expression in x vanishes identically (a nonzero value at a witness point disproves it)."""
+    from ncsym.symbolic.activations import x
+
+    if expr == 0:
+        return True
+    if expr.is_number:
+        return exact_sign(expr) == 0
+    for t in _WITNESS_POINTS:
+        sign = exact_sign(expr.subs(x, t))
+        if sign is not None and sign != 0:
+            return False
+    try:
+        return sympy.simplify(expr) == 0
+    except Exception:  # sympy's simplifiers raise assorted errors on unusual input
+        return False
+
+
+def _is_odd(act: Activation) -> bool | None:
+    """Whether sigma(-x) = -sigma(x): True (proved symbolically), False (a witness point), None."""
+    return {-1: True, 0: False, 1: act.expr == 0}.get(act.parity)
+
+def _closed_moment(act: Activation, *, derivative: bool) -> sympy.Expr | None:
+    from ncsym.gaussian import moments as gaussian
+    target = act.derivative() if derivative else act
+    if target.deltas:
+        return None
+    try:
+        expr = gaussian.exact_expectation([target, target], q=_Q)
+    except (NoClosedFormError, NotSquareIntegrableError, NotImplementedError):
+        return None
+    return expr if expr.free_symbols <= {_Q} else None
+
+
+_FLOAT_MOMENTS: dict = {}
+
+
+def _float_moment(act: Activation, *, derivative: bool = False) -> Any:
+    """A vectorized float64 q -> E[sigma(sqrt(q) z)^2] (or of sigma'): closed form or kernel_matrix."""
+    key = (act, derivative)
+    if key in _FLOAT_MOMENTS:
+        return _FLOAT_MOMENTS[key]
+    form = _closed_moment(act, derivative=derivative)
+    if form is not None:
+        from ncsym.core.special import NUMPY_MODULES
+
+        raw = sympy.lambdify(_Q, form, modules=NUMPY_MODULES)
+
+        def moment(q: Any) -> np.ndarray:
+            q = np.asarray(q, dtype=float)
+            with np.errstate(all="ignore"):
+                return np.broadcast_to(np.asarray(raw(q), dtype=float), q.shape).copy()
+    else:
+        from ncsym.kernels import dual as kernels
+        def moment(q: Any) -> np.ndarray:
+            q = np.asarray(q, dtype=float)
+            flat = q.ravel()
+            out = np.empty_like(flat)
+            block = 64
+            for start in range(0, flat.size, block):
+                part = flat[start:start + block]
+                matrix = kernels.kernel_matrix(act, np.diag(part), derivative=derivative)
+                out[start:start + block] = np.diag(matrix)
+            return out.reshape(q.shape)
+    _FLOAT_MOMENTS[key] = moment
+    return moment
+
+
+def _derivative_at_zero(act: Activation, dps: int) -> Result:
+    """lim_{q -> 0+} E[sigma'(sqrt(q) z)^2] (the q* = 0 case): from the closed form in q, else
+    sigma'(0)^2 when sigma is smooth at 0."""
+    from ncsym.symbolic.activations import x
+
+    form = _closed_moment(act, derivative=True)
+    if form is not None:
+        try:
+            limit = sympy.limit(form, _Q, 0, "+")
+        except Exception:  # sympy's limit gives up on some forms
+            limit = None
+        if limit is not None and limit.is_number and limit.is_finite:
+            return Result.from_exact(limit, label="lim E[sigma'^2]", method="q -> 0 limit of the closed form", dps=dps)
+    derivative = act.derivative()
+    for piece in derivative.pieces:
+        if (piece.lo == -sympy.oo or exact_sign(piece.lo) == -1) and (piece.hi == sympy.oo or exact_sign(piece.hi) == 1):
+            return Result.from_exact(piece.expr.subs(x, 0) ** 2, label="sigma'(0)^2", method="sigma smooth at 0",
+                                     dps=dps)
+    raise ConvergenceError(f"{act.name} has a breakpoint at 0; chi_1 at q* = 0 depends on how q -> 0")
+
+
+#: How far below q0 the search for a positive fixed variance goes (q0 2^-100 ~ 1e-30 q0) before
