@@ -7,7 +7,8 @@ Subcommands (``ncsym SUBCOMMAND --help`` for each):
 - ``check ACT... --depth D --width N --networks M``: theory against sampled networks;
 - ``report ACT... -o FILE.tex``: a LaTeX document of the derivations;
 - ``prove``: run the executable derivations in ``proofs/``;
-- ``demo``: derive and cross-check a zero-mean and a non-zero-mean activation.
+- ``demo``: derive and cross-check a zero-mean and a non-zero-mean activation;
+- ``zoo``: the built-in activations, by name, with their definitions.
 
 Global options (before or after the subcommand): ``--dps N``, ``--exact`` / ``--numeric``,
 ``--json``. Exit codes: 0 success; 1 a cross-check or proof failed, or a computation did not
@@ -122,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"the non-zero-mean activation (default {DEMO_NONZERO_MEAN!r})")
     p.add_argument("--terms", type=int, default=4, metavar="N", help="Hermite coefficients a_0..a_N (default 4)")
     _sampling_options(p, depth=6, width=128, networks=300)
+
+    commands.add_parser("zoo", parents=common, help="list the built-in activations with their definitions")
     return parser
 
 
@@ -403,25 +406,35 @@ def _cmd_report(args, out) -> int:
 
 def _proofs_root() -> Path | None:
     """The directory holding the ``proofs`` package: the current one, or the source checkout."""
-    for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
+    for root in (Path.cwd(), Path(__file__).resolve().parent.parent.parent):
         if (root / "proofs" / "__init__.py").is_file():
             return root
     return None
 
 
-def _cmd_prove(args, out) -> int:
+def _proofs_package() -> Any:
+    """The proofs: ``ncsym.proofs`` as installed with the package, else ``proofs/`` of a checkout."""
+    try:
+        return importlib.import_module("ncsym.proofs")
+    except ImportError:
+        pass
     root = _proofs_root()
     if root is None:
-        raise UsageError("ncsym prove: error: no proofs/ package found; run it from the ncsym repository root")
+        raise UsageError("ncsym prove: error: no proofs package found (neither ncsym.proofs nor a proofs/ "
+                         "directory); reinstall ncsym or run it from the ncsym repository root")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return importlib.import_module("proofs")
+
+
+def _cmd_prove(args, out) -> int:
+    proofs = _proofs_package()
     passed = [a for a in args.proof_args if a != "--"]
     if "--json" in passed:  # a global option written after the proof names
         passed = [a for a in passed if a != "--json"]
         args.json = True
     if args.dps_given and "--dps" not in passed:
         passed += ["--dps", str(args.dps)]
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    proofs = importlib.import_module("proofs")
     if args.json and callable(getattr(proofs, "run_all", None)):
         return _prove_json(proofs, passed, out)
     runner = getattr(proofs, "main", None)
@@ -430,7 +443,7 @@ def _cmd_prove(args, out) -> int:
             code = runner(passed)
         return int(code or 0)
     # No in-process entry point: run the package as a script with the same arguments.
-    completed = subprocess.run([sys.executable, "-m", "proofs", *passed], cwd=root, capture_output=True, text=True)
+    completed = subprocess.run([sys.executable, "-m", proofs.__name__, *passed], capture_output=True, text=True)
     out.write(completed.stdout)
     sys.stderr.write(completed.stderr)
     return completed.returncode
@@ -477,10 +490,29 @@ def _cmd_demo(args, out) -> int:
     return EXIT_OK if all(c.passed for c in checks) else EXIT_FAILED
 
 
+# -- zoo -------------------------------------------------------------------------------------
+
+def _cmd_zoo(args, out) -> int:
+    from ncsym.symbolic import zoo
+
+    rows = []
+    for name in zoo.names():
+        act = zoo.by_name(name)  # a family with its default parameters
+        rows.append({"name": name, "family": zoo.is_family(name), "example": act.name, "expression": str(act.expr)})
+    if args.json:
+        _dump({"command": "zoo", "activations": rows}, out)
+        return EXIT_OK
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        shown = f"{r['example']}: {r['expression']}" if r["family"] else r["expression"]
+        print(f"{r['name']:<{width}}  {'family' if r['family'] else '      '}  {shown}", file=out)
+    return EXIT_OK
+
+
 # -- entry point -----------------------------------------------------------------------------
 
 _COMMANDS = {"derive": _cmd_derive, "kernel": _cmd_kernel, "check": _cmd_check, "report": _cmd_report,
-             "prove": _cmd_prove, "demo": _cmd_demo}
+             "prove": _cmd_prove, "demo": _cmd_demo, "zoo": _cmd_zoo}
 
 
 def _dump(data: Any, out) -> None:

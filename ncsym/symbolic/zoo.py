@@ -25,7 +25,7 @@ from ncsym.core.errors import ActivationParseError, DomainError
 __all__ = [
     "relu", "abs", "step", "sign", "identity", "hard_tanh", "gelu", "gelu_tanh", "silu",
     "tanh", "erf", "sigmoid", "softplus", "selu", "sin", "cos", "exp",
-    "leaky_relu", "elu", "monomial", "hermite", "shaped_relu", "by_name", "NAMES",
+    "leaky_relu", "elu", "monomial", "hermite", "shaped_relu", "by_name", "names", "is_family", "NAMES",
     "SELU_ALPHA", "SELU_LAMBDA",
 ]
 
@@ -121,6 +121,26 @@ _FAMILIES: dict[str, Callable[..., Activation]] = {
 }
 #: Every zoo name that :func:`by_name` accepts.
 NAMES = frozenset(_FIXED) | frozenset(_FAMILIES)
+
+
+def names(*, families: bool = True) -> list[str]:
+    """The built-in activation names, sorted; ``families=False`` leaves out the parametrized ones.
+
+    >>> names()[:4]
+    ['abs', 'cos', 'elu', 'erf']
+    >>> "leaky_relu" in names(families=False)
+    False
+    """
+    return sorted(NAMES if families else _FIXED)
+
+
+def is_family(name: str) -> bool:
+    """Whether ``name`` is a parametrized family (``leaky_relu``, ``elu``, ...) rather than one activation.
+
+    >>> is_family("elu"), is_family("relu")
+    (True, False)
+    """
+    return name in _FAMILIES
 
 
 def by_name(name: str, *params: Any) -> Activation:
