@@ -22,7 +22,7 @@ import tempfile
 
 import numpy as np
 
-from ncsym.models.coincidence import CoincidenceSweep, coincidence_experiment, gp_dispersion, hamming_correlations
+from ncsym.models import CoincidenceSweep, coincidence_experiment, gp_dispersion, hamming_correlations
 
 ACTIVATIONS = {
     "tanh": "tanh",

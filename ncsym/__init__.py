@@ -43,19 +43,19 @@ from ncsym.depth import (
 )
 from ncsym import sampler
 from ncsym.checks.layerwise import CrossCheck, CrossCheckRow, crosscheck, finite_width_bias
-from ncsym.models.sde import (
+from ncsym.models import (
     Claim, Comparison, NetworkSample, NeuralCovarianceSDE, NormStability, SDECrossCheck, SDECrossCheckRow,
     SDEPaths, crosscheck_row, crosscheck_shaped_relu, derive_sde, finite_width_log_norm_law, finite_width_sde,
     ks_two_sample, norm_stability, sample_shaped_relu_networks, sample_smooth_shaped_networks, shaped_relu_sde,
     simulate_norm_explosion, simulate_sde, smooth_sde, smooth_shaped,
 )
-from ncsym.models.deq import (
+from ncsym.models import (
     ContractionCheck, ContractionWarning, DEQCrossCheck, DEQKernel, DEQNonConvergenceWarning, DEQStatistics,
     contraction_check, deq_crosscheck, deq_fixed_points, deq_kernel, deq_statistics, lipschitz_constant,
     paper_experiment, paper_inputs, relative_frobenius_error,
 )
 from ncsym.models.prior_kernel import NNPK, NNPKTrend, nnpk, nnpk_limit, nnpk_trend
-from ncsym.models.coincidence import (
+from ncsym.models import (
     CoincidenceResult, CoincidenceSpec, CoincidenceSweep, HammingCorrelations, IndependenceBaseline, Interval,
     NegativeCounts, boolean_inputs, clopper_pearson, coincidence_experiment, coincidence_spec, coincidence_sweep,
     count_all_negative, dispersion_interval, gp_dispersion, hamming_correlations, independence_baseline,

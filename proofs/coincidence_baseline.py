@@ -6,7 +6,7 @@ import mpmath
 import sympy
 
 from ncsym import zoo
-from ncsym.models.coincidence import coincidence_experiment, gp_dispersion, independence_baseline
+from ncsym.models import coincidence_experiment, gp_dispersion, independence_baseline
 
 NAME = "coincidence_baseline"
 TITLE = "The no-coincidence baseline"

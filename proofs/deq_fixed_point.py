@@ -7,7 +7,7 @@ import numpy as np
 import sympy
 
 from ncsym import zoo
-from ncsym.models.deq import deq_crosscheck, deq_kernel
+from ncsym.models import deq_crosscheck, deq_kernel
 
 NAME = "deq_fixed_point"
 TITLE = "The deep-equilibrium kernel as a fixed point"

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import sympy
 
-from ncsym.models.coincidence import (
+from ncsym.models import (
     boolean_inputs, clopper_pearson, coincidence_experiment, coincidence_spec, coincidence_sweep,
     count_all_negative, dispersion_interval, gp_dispersion, hamming_correlations, independence_baseline,
     sample_networks,
@@ -320,7 +320,7 @@ def test_hamming_against_iterated_map_within_se_and_width_bias():
 
 
 def test_tables_text_and_latex(tmp_path, tanh_run, relu_run):
-    from ncsym.models.coincidence import CoincidenceSweep
+    from ncsym.models import CoincidenceSweep
 
     sweep = CoincidenceSweep((tanh_run, relu_run))
     text = sweep.table()

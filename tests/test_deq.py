@@ -12,7 +12,7 @@ import pytest
 import sympy
 
 from ncsym import zoo
-from ncsym.models.deq import (ContractionWarning, DEQNonConvergenceWarning, contraction_check, deq_crosscheck,
+from ncsym.models import (ContractionWarning, DEQNonConvergenceWarning, contraction_check, deq_crosscheck,
                        deq_fixed_points, deq_kernel, deq_statistics, lipschitz_constant, paper_inputs)
 from ncsym.core.errors import ConvergenceError, DomainError, NoClosedFormError
 

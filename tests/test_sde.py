@@ -20,8 +20,9 @@ from ncsym import zoo
 from ncsym.models import sde_derivation as d
 from ncsym.symbolic.activations import Activation, x
 from ncsym.core.errors import DomainError
-from ncsym.models.sde import (
-    C_MINUS, C_PLUS, PHI2, PHI3, RHO, V11, V12, V22, WIDTH, derive_sde, finite_width_log_norm_law,
+from ncsym.models.sde import C_MINUS, C_PLUS, PHI2, PHI3, RHO, V11, V12, V22, WIDTH
+from ncsym.models import (
+    derive_sde, finite_width_log_norm_law,
     finite_width_sde, ks_two_sample, norm_stability, sample_shaped_relu_networks, sample_smooth_shaped_networks,
     shaped_relu_sde,
     simulate_norm_explosion, simulate_sde, smooth_sde, smooth_shaped,

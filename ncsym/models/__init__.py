@@ -1,15 +1,34 @@
 """The papers' models, built on the theory layers and the sampler.
 
-Owns: ``sde`` and ``sde_derivation`` (the Neural Covariance SDE of shaped networks, Li, Nica &
-Roy 2022), ``deq`` (deep equilibrium kernels, Gao et al. 2023), ``nnpk`` (the prior kernel of
-random networks, Amid et al. 2022), ``coincidence`` (wide networks as a no-coincidence
-baseline, Dunbar & Aaronson 2025).
+Owns: the Neural Covariance SDE of shaped networks (Li, Nica & Roy 2022): ``sde_derivation``
+(the exact expansions), ``sde`` (the derived SDE), ``sde_stability`` (norm explosion),
+``sde_simulation`` (Euler-Maruyama paths), ``sde_networks`` (finite networks in Gram space),
+``sde_crosscheck`` (networks against the SDE); deep equilibrium kernels (Gao et al. 2023):
+``deq`` (kernel and contraction), ``deq_sampling`` (finite-width shared-weight networks);
+``prior_kernel`` (the prior kernel of random networks, Amid et al. 2022); wide networks as a
+no-coincidence baseline (Dunbar & Aaronson 2025): ``coincidence`` (networks and counts),
+``coincidence_statistics`` (intervals, baselines, GP theory), ``coincidence_results`` (the
+experiment, sweeps, tables).
 May import: every theory layer, ``ncsym.sampler`` and ``ncsym.checks``; never ``outputs``.
 """
 
+from ncsym.models import (coincidence as _coincidence, coincidence_results as _coincidence_results,
+                          coincidence_statistics as _coincidence_statistics, deq as _deq,
+                          deq_sampling as _deq_sampling, prior_kernel as _nnpk, sde as _sde,
+                          sde_crosscheck as _sde_crosscheck, sde_networks as _sde_networks,
+                          sde_simulation as _sde_simulation, sde_stability as _sde_stability)
 from ncsym.models.sde import *  # noqa: F401,F403
+from ncsym.models.sde_stability import *  # noqa: F401,F403
+from ncsym.models.sde_simulation import *  # noqa: F401,F403
+from ncsym.models.sde_networks import *  # noqa: F401,F403
+from ncsym.models.sde_crosscheck import *  # noqa: F401,F403
 from ncsym.models.deq import *  # noqa: F401,F403
+from ncsym.models.deq_sampling import *  # noqa: F401,F403
 from ncsym.models.prior_kernel import *  # noqa: F401,F403
 from ncsym.models.coincidence import *  # noqa: F401,F403
-from ncsym.models import coincidence as _coincidence, deq as _deq, prior_kernel as _nnpk, sde as _sde
-__all__ = [*_sde.__all__, *_deq.__all__, *_nnpk.__all__, *_coincidence.__all__]
+from ncsym.models.coincidence_statistics import *  # noqa: F401,F403
+from ncsym.models.coincidence_results import *  # noqa: F401,F403
+
+__all__ = [*_sde.__all__, *_sde_stability.__all__, *_sde_simulation.__all__, *_sde_networks.__all__,
+           *_sde_crosscheck.__all__, *_deq.__all__, *_deq_sampling.__all__, *_nnpk.__all__,
+           *_coincidence.__all__, *_coincidence_statistics.__all__, *_coincidence_results.__all__]

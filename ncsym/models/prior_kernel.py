@@ -40,7 +40,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ncsym.symbolic.activations import Activation, activation
-from ncsym.models.deq import relative_frobenius_error
+from ncsym.models.deq_sampling import relative_frobenius_error
 from ncsym.core.errors import DomainError
 from ncsym.sampler import (Estimate, MLPSpec, StreamingMoments, as_inputs, default_block_size, iter_preactivations,
                       numpy_activation)
@@ -124,7 +124,7 @@ class NNPK:
 
     def relative_error(self) -> dict[str, float]:
         """Relative Frobenius distance to the limit, with SE, noise floor and debiased value
-        (see :func:`ncsym.models.deq.relative_frobenius_error`)."""
+        (see :func:`ncsym.models.deq_sampling.relative_frobenius_error`)."""
         if self.limit is None:
             raise DomainError("this estimate has no limit to compare with (no symbolic activation)")
         return relative_frobenius_error(self.estimate, self.limit, self.covariance)
