@@ -97,3 +97,53 @@ def test_measure_width_two_inputs_kernel_entry():
     assert abs(est["fourth_cumulant"].value) < Z * est["fourth_cumulant"].std_error
     with pytest.raises(DomainError, match="one or two inputs"):
         measure_width(spec, np.eye(2).tolist() + [[1.0, 1.0]], 10, layer=1)
+
+
+# -- the whole check against the 1/n theory ------------------------------------------------------
+
+
+def _theory_slopes_hand(act: str, w2: float, layer: int) -> float:
+    """3 V^(l) for ReLU at sigma_w^2 = 2 from Hanin & Nica (2019): E z^4 / (3 E[z^2]^2) = 1 + 5 (l-1)/n
+    to first order, K = sigma_w^2 q0 = 2 at every layer."""
+    assert act == "relu" and w2 == 2
+    return 3 * 5 * (layer - 1) * 2.0**2
+
+
+@pytest.mark.parametrize("act, w2, b2", [("relu", 2, 0), ("tanh", 1, 0), ("relu(x) - 1/2", 2, 0)])
+def test_width_scaling_single_input(act, w2, b2):
+    from ncsym.checks.width_scaling import width_scaling
+
+    check = width_scaling(act, depth=3, widths=(16, 32, 64, 128), networks=3000, sigma_w2=w2, sigma_b2=b2,
+                          rho0=None, ntk=False, seed=1)
+    assert check.passed, check.table()
+    for quantity in ("fourth_cumulant", "kernel_variance"):
+        fit = check.fits[quantity]
+        assert abs(check.slope_z(quantity)) < Z
+        # the check has power: the slope is resolved to well under 20% of its value
+        assert fit.slope_error < 0.2 * abs(check.predicted_slopes[quantity])
+    if act == "relu":
+        assert check.predicted_slopes["fourth_cumulant"] == _theory_slopes_hand("relu", 2, 3)
+    assert "fourth_cumulant" in check.table() and r"\begin{tabular}" in check.latex()
+
+
+def test_width_scaling_detects_a_wrong_slope():
+    from dataclasses import replace
+
+    from ncsym.checks.width_scaling import width_scaling
+
+    check = width_scaling("relu", depth=3, widths=(16, 32, 64, 128), networks=3000, sigma_w2=2, rho0=None,
+                          ntk=False, seed=2)
+    wrong = replace(check, predicted_slopes={**check.predicted_slopes,
+                                             "fourth_cumulant": 0.7 * check.predicted_slopes["fourth_cumulant"]})
+    assert check.passed and not wrong.slope_agrees("fourth_cumulant")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("act, w2, depth", [("relu", 2, 6), ("tanh", 1, 8), ("relu(x) - 1/2", 2, 6)])
+def test_width_scaling_slow(act, w2, depth):
+    from ncsym.checks.width_scaling import width_scaling
+
+    check = width_scaling(act, depth=depth, widths=(64, 128, 256, 512), networks=20000, sigma_w2=w2,
+                          ntk_networks=1500, seed=3)
+    print(check.table())
+    assert check.passed, check.table()

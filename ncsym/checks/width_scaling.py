@@ -9,11 +9,15 @@ At each width n the sampler measures, at one layer l, with standard errors over 
   the layer below), and ``kernel_variance_ab`` for two inputs, (V_(ab)(ab) + K_aa K_bb + K_ab^2) / n;
 - ``ntk_variance``: Var[Theta_ii] of one unit's empirical NTK, predicted A^(l) / n.
 
-Each quantity is fitted as ``y(n) - y(oo) = s / n`` (or ``s / n + r / n^2``) by weighted least
-squares, and the fitted slope is compared with the predicted one (Roberts, Yaida & Hanin 2022,
-chapters 4, 5 and 8). Tolerances: ``z_threshold`` SE plus the unmodelled O(1/n^2) remainder,
-taken as ``|s| l / n^2`` per width (each order carries one more factor depth/width; the rule
-of :func:`ncsym.crosscheck`), and for the slope its weighted effect on the fit.
+Each quantity is fitted as ``y(n) - y(oo) = s / n + r / n^2`` (three or more widths; ``s / n``
+alone with ``quadratic=False``) by weighted least squares, and the fitted slope is compared with
+the predicted one (Roberts, Yaida & Hanin 2022, chapters 4, 5 and 8). Tolerances:
+``z_threshold`` SE, plus for each width's value the unmodelled O(1/n^2) remainder, taken as
+``|s| / n * max(l / n, r_eff)`` with ``r_eff = V / (n K^2)`` the theory's effective depth-to-width
+ratio (its next order is about r_eff / 2 of the first; each order also carries one more factor
+depth/width, the rule of :func:`ncsym.crosscheck`), and for a slope fitted without the 1/n^2
+term that remainder's weighted effect on the fit. Widths where the theory itself says 1/n
+perturbation theory is not to be trusted are marked and still compared.
 
 Estimators (delta method on per-network averages; networks are independent, units are not):
 the cumulant is ``mean(m4) - 3 (mean(m2)^2 - var(m2)/N)`` with ``m_k`` a network's mean of
@@ -32,8 +36,8 @@ import numpy as np
 from ncsym.core.errors import DomainError, check_integer
 from ncsym.sampler import MLPSpec, StreamingMoments, iter_ntk, iter_preactivations, root_seed
 
-__all__ = ["QUANTITIES", "WidthEstimate", "SlopeFit", "WidthScalingRow", "WidthScaling", "measure_width",
-           "fit_inverse_width", "width_scaling"]
+__all__ = ["QUANTITIES", "WidthEstimate", "SlopeFit", "WidthScalingRow", "WidthScaling", "measure_layers",
+           "measure_ntk_variance", "measure_width", "fit_inverse_width", "width_scaling"]
 
 QUANTITIES = ("fourth_cumulant", "kernel_shift", "kernel_variance", "kernel_variance_ab", "ntk_variance")
 
@@ -54,47 +58,49 @@ def _delta(cov: np.ndarray, count: int, grad: np.ndarray) -> float:
     return math.sqrt(max(float(grad @ cov @ grad), 0.0) / count)
 
 
-def measure_width(spec: MLPSpec, inputs: Any, networks: int, *, layer: int, seed: Any = 0,
-                  kernel: float | None = None, ntk: bool = False, ntk_networks: int | None = None,
-                  ntk_units: int | None = 64, derivative: Any = None, method: str = "gram",
-                  ) -> dict[str, WidthEstimate]:
-    """Sample ``networks`` networks of ``spec`` and estimate the finite-width quantities at ``layer``.
+def measure_layers(spec: MLPSpec, inputs: Any, networks: int, *, layers: Sequence[int], seed: Any = 0,
+                   kernels: dict | None = None, method: str = "gram") -> dict[int, dict[str, WidthEstimate]]:
+    """The preactivation quantities at several layers of the same sampled networks.
 
-    ``inputs``: one input, or two (the second adds ``kernel_variance_ab``); the first is the
-    one whose preactivation is measured. ``kernel``: the infinite-width K^(l), subtracted in
-    ``kernel_shift`` (omitted when None). ``ntk=True`` adds ``ntk_variance`` from
-    ``ntk_networks`` networks with real weights (the first ``ntk_units`` units of the layer).
+    Returns ``{layer: {quantity: WidthEstimate}}`` with ``fourth_cumulant``, ``kernel_variance``,
+    ``kernel_shift`` (when ``kernels`` maps the layer to its K^(l)) and, for two inputs,
+    ``kernel_variance_ab``. Layers of one network are not independent; each layer's errors are.
 
-    >>> spec = MLPSpec(1, 32, activation=np.tanh, depth=2, sigma_w2=1.0)
-    >>> est = measure_width(spec, [[1.0]], 4000, layer=2, seed=0)
-    >>> sorted(est), est["fourth_cumulant"].networks
-    (['fourth_cumulant', 'kernel_variance'], 4000)
+    >>> spec = MLPSpec(1, 16, activation=np.tanh, depth=3, sigma_w2=1.0)
+    >>> est = measure_layers(spec, [[1.0]], 2000, layers=[1, 3], seed=0)
+    >>> sorted(est), abs(est[1]["fourth_cumulant"].value) < 5 * est[1]["fourth_cumulant"].std_error
+    ([1, 3], True)
     """
     networks = check_integer(networks, "networks", 3)
     X = np.atleast_2d(np.asarray(inputs, dtype=np.float64))
     if X.shape[0] not in (1, 2):
-        raise DomainError(f"measure_width takes one or two inputs, got {X.shape[0]}")
+        raise DomainError(f"the width measurements take one or two inputs, got {X.shape[0]}")
     two = X.shape[0] == 2
-    width = spec.layer_width(layer)
+    wanted = spec.resolve_layers(list(layers))
     # per-network features: K_aa (= m2), m4, K_aa^2 [, K_ab, K_ab^2]
-    acc = StreamingMoments((5 if two else 3,), covariance=True)
-    for _, out, _ in iter_preactivations(spec, X, networks, method=method, layers=layer, seed=seed):
-        h = np.asarray(out[layer], dtype=np.float64)
-        m2 = np.mean(h[:, 0] ** 2, axis=1)
-        m4 = np.mean(h[:, 0] ** 4, axis=1)
-        features = [m2, m4, m2 * m2]
-        if two:
-            kab = np.mean(h[:, 0] * h[:, 1], axis=1)
-            features += [kab, kab * kab]
-        acc.update(np.stack(features, axis=1))
+    accs = {l: StreamingMoments((5 if two else 3,), covariance=True) for l in wanted}
+    for _, out, _ in iter_preactivations(spec, X, networks, method=method, layers=wanted, seed=seed):
+        for l, h in out.items():
+            h = np.asarray(h, dtype=np.float64)
+            m2 = np.mean(h[:, 0] ** 2, axis=1)
+            features = [m2, np.mean(h[:, 0] ** 4, axis=1), m2 * m2]
+            if two:
+                kab = np.mean(h[:, 0] * h[:, 1], axis=1)
+                features += [kab, kab * kab]
+            accs[l].update(np.stack(features, axis=1))
+    return {l: _layer_estimates(accs[l], spec.layer_width(l), None if kernels is None else kernels.get(l), two)
+            for l in wanted}
+
+
+def _layer_estimates(acc: StreamingMoments, width: int, kernel: float | None, two: bool) -> dict[str, WidthEstimate]:
     mu, cov, N = acc.mean, acc.covariance, acc.count
     out: dict[str, WidthEstimate] = {}
     var_m2 = cov[0, 0]
+    # E[mean(m2)^2] = mu2^2 + Var(m2)/N: subtract it so the cumulant is unbiased to O(1/N^2)
     cumulant = mu[1] - 3 * (mu[0] ** 2 - var_m2 / N)
     grad = np.zeros(mu.size)
     grad[0], grad[1] = -6 * mu[0], 1.0
-    out["fourth_cumulant"] = WidthEstimate("fourth_cumulant", width, float(cumulant),
-                                           _delta(cov, N, grad), N)
+    out["fourth_cumulant"] = WidthEstimate("fourth_cumulant", width, float(cumulant), _delta(cov, N, grad), N)
     if kernel is not None:
         out["kernel_shift"] = WidthEstimate("kernel_shift", width, float(mu[0] - float(kernel)),
                                             math.sqrt(var_m2 / N), N)
@@ -108,17 +114,55 @@ def measure_width(spec: MLPSpec, inputs: Any, networks: int, *, layer: int, seed
     variance(0, 2, "kernel_variance")
     if two:
         variance(3, 4, "kernel_variance_ab")
+    return out
+
+
+def measure_ntk_variance(spec: MLPSpec, inputs: Any, networks: int, *, layer: int, seed: Any = 0,
+                         units: int | None = 64, derivative: Any = None) -> WidthEstimate:
+    """Var[Theta_ii] of one unit's empirical NTK at ``layer`` on one input, over networks with real
+    weights (the first ``units`` units of each network enter its averages t1, t2).
+
+    >>> spec = MLPSpec(1, 16, activation=np.tanh, depth=1)
+    >>> measure_ntk_variance(spec, [[1.0]], 10, layer=1, derivative=np.cos).value   # layer 1 is fixed
+    0.0
+    """
+    networks = check_integer(networks, "networks", 3)
+    X = np.atleast_2d(np.asarray(inputs, dtype=np.float64))[:1]
+    width = spec.layer_width(layer)
+    units = None if units is None else min(check_integer(units, "units", 1), width)
+    moments = StreamingMoments((2,), covariance=True)
+    for _, theta in iter_ntk(spec, X, networks, seed=seed, layer=layer, units=units, derivative=derivative):
+        t = theta[:, :, 0, 0]
+        moments.update(np.stack([t.mean(axis=1), (t * t).mean(axis=1)], axis=1))
+    m, c, M = moments.mean, moments.covariance, moments.count
+    value = m[1] - m[0] ** 2 + c[0, 0] / M
+    if abs(value) < 1e-12 * m[1]:
+        value = 0.0  # a deterministic NTK (layer 1): rounding only
+    return WidthEstimate("ntk_variance", width, float(value), _delta(c, M, np.array([-2 * m[0], 1.0])), M)
+
+
+def measure_width(spec: MLPSpec, inputs: Any, networks: int, *, layer: int, seed: Any = 0,
+                  kernel: float | None = None, ntk: bool = False, ntk_networks: int | None = None,
+                  ntk_units: int | None = 64, derivative: Any = None, method: str = "gram",
+                  ) -> dict[str, WidthEstimate]:
+    """Sample ``networks`` networks of ``spec`` and estimate the finite-width quantities at ``layer``.
+
+    ``inputs``: one input, or two (the second adds ``kernel_variance_ab``); the first is the
+    one whose preactivation is measured. ``kernel``: the infinite-width K^(l), subtracted in
+    ``kernel_shift`` (omitted when None). ``ntk=True`` adds ``ntk_variance`` from
+    ``ntk_networks`` networks with real weights (:func:`measure_ntk_variance`).
+
+    >>> spec = MLPSpec(1, 32, activation=np.tanh, depth=2, sigma_w2=1.0)
+    >>> est = measure_width(spec, [[1.0]], 4000, layer=2, seed=0)
+    >>> sorted(est), est["fourth_cumulant"].networks
+    (['fourth_cumulant', 'kernel_variance'], 4000)
+    """
+    out = measure_layers(spec, inputs, networks, layers=[layer], seed=seed, method=method,
+                         kernels=None if kernel is None else {layer: kernel})[layer]
     if ntk:
-        count = networks if ntk_networks is None else check_integer(ntk_networks, "ntk_networks", 3)
-        units = None if ntk_units is None else min(int(ntk_units), width)
-        moments = StreamingMoments((2,), covariance=True)
-        for _, theta in iter_ntk(spec, X[:1], count, seed=seed, layer=layer, units=units, derivative=derivative):
-            t = theta[:, :, 0, 0]
-            moments.update(np.stack([t.mean(axis=1), (t * t).mean(axis=1)], axis=1))
-        m, c, M = moments.mean, moments.covariance, moments.count
-        value = m[1] - m[0] ** 2 + c[0, 0] / M
-        out["ntk_variance"] = WidthEstimate("ntk_variance", width, float(value),
-                                            _delta(c, M, np.array([-2 * m[0], 1.0])), M)
+        count = networks if ntk_networks is None else ntk_networks
+        out["ntk_variance"] = measure_ntk_variance(spec, inputs, count, layer=layer, seed=seed, units=ntk_units,
+                                                   derivative=derivative)
     return out
 
 
@@ -261,33 +305,41 @@ class WidthScaling:
         return self.latex()
 
 
-def _tolerance_rows(quantity, widths, estimates, slope, infinite, layer, trusted) -> list[WidthScalingRow]:
+def _tolerance_rows(quantity, widths, estimates, slope, infinite, relative, trusted) -> list[WidthScalingRow]:
     rows = []
     for n in widths:
         e = estimates[n][quantity]
         rows.append(WidthScalingRow(quantity, n, infinite + slope / n, e.value, e.std_error,
-                                    abs(slope) * layer / n**2, trusted.get(n)))
+                                    abs(slope) / n * relative[n], trusted.get(n)))
     return rows
 
 
-def _slope_remainder(slope: float, layer: int, widths: Sequence[int], errors: Sequence[float]) -> float:
-    """Effect on a fitted s/n slope of an unmodelled r/n^2 with |r| = |s| l: |r| sum w x^3 / sum w x^2."""
+def _slope_remainder(slope: float, relative: dict, widths: Sequence[int], errors: Sequence[float]) -> float:
+    """Effect on a fitted s/n slope of an unmodelled remainder |s|/n * relative(n): sum w x^2 rel / sum w x^2."""
     x = 1 / np.asarray(widths, dtype=np.float64)
     w = 1 / np.asarray(errors, dtype=np.float64) ** 2
-    return float(abs(slope) * layer * np.sum(w * x**3) / np.sum(w * x**2))
+    rel = np.array([relative[n] for n in widths])
+    return float(abs(slope) * np.sum(w * x**2 * rel) / np.sum(w * x**2))
 
 
 def width_scaling(act: Any, *, depth: int = 3, layer: int | None = None, widths: Sequence[int] = (32, 64, 128, 256),
                   networks: int = 4000, sigma_w2: Any = 1, sigma_b2: Any = 0, q0: Any = 1, rho0: float | None = 0.5,
                   ntk: bool = True, ntk_networks: int | None = None, ntk_units: int | None = 64,
-                  quantities: Sequence[str] | None = None, quadratic: bool = False, seed: Any = 0,
+                  quantities: Sequence[str] | None = None, quadratic: bool | None = None, seed: Any = 0,
                   z_threshold: float = 5.0) -> WidthScaling:
     """Sample networks of ``act`` at several widths and test the predicted 1/n corrections.
 
     Inputs have |x|^2 / n_0 = q0 (a second input at correlation ``rho0`` adds
     ``kernel_variance_ab``; None leaves it out); predictions come from
     :func:`ncsym.width_corrections.finite_width` (and ``finite_width_kernels``,
-    ``ntk_fluctuations``).
+    ``ntk_fluctuations`` for the two-input and NTK quantities). Networks at each width come
+    from an independent stream of ``seed``; ``networks`` per width (``ntk_networks`` for the
+    NTK, default the same), preactivations sampled in Gram space, the NTK with real weights.
+
+    >>> check = width_scaling("relu", depth=3, widths=(16, 32, 64), networks=3000, sigma_w2=2,
+    ...                       rho0=None, ntk=False)
+    >>> check.passed, check.predicted_slopes["fourth_cumulant"]   # 3 V^(3) = 3 * 10 K^2, K = 2
+    (True, 120.0)
     """
     from ncsym.symbolic.activations import activation
     import ncsym.width_corrections as theory  # the theory layer, before checks in the flow
@@ -298,16 +350,20 @@ def width_scaling(act: Any, *, depth: int = 3, layer: int | None = None, widths:
     widths = tuple(sorted(check_integer(n, "width", 1) for n in widths))
     if len(set(widths)) < 2:
         raise DomainError("width_scaling needs at least two distinct widths (three or more to test the fit)")
+    quadratic = len(widths) >= 3 if quadratic is None else bool(quadratic)
     if not (isinstance(z_threshold, (int, float)) and z_threshold > 0):
         raise DomainError(f"z_threshold must be positive, got {z_threshold!r}")
     wanted = tuple(QUANTITIES if quantities is None else quantities)
     unknown = set(wanted) - set(QUANTITIES)
     if unknown:
         raise DomainError(f"unknown quantities {sorted(unknown)}; choose from {QUANTITIES}")
-    if rho0 is None:
-        wanted = tuple(q for q in wanted if q != "kernel_variance_ab")
-    if not ntk:
-        wanted = tuple(q for q in wanted if q != "ntk_variance")
+    # the multi-input and NTK predictions need their theory entry points
+    available = {"kernel_variance_ab": rho0 is not None and hasattr(theory, "finite_width_kernels"),
+                 "ntk_variance": ntk and hasattr(theory, "ntk_fluctuations")}
+    if quantities is not None and not all(available.get(q, True) for q in wanted):
+        missing = [q for q in wanted if not available.get(q, True)]
+        raise DomainError(f"no prediction available for {missing} (rho0=None or ntk=False leaves them out)")
+    wanted = tuple(q for q in wanted if available.get(q, True))
 
     w2, b2, q = float(sigma_w2), float(sigma_b2), float(q0)
     fw = theory.finite_width(act, depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2, q0=q0)
@@ -329,14 +385,15 @@ def width_scaling(act: Any, *, depth: int = 3, layer: int | None = None, widths:
                                      kernel=K, ntk="ntk_variance" in wanted, ntk_networks=ntk_networks,
                                      ntk_units=ntk_units)
         trusted[n] = bool(fw.trustworthy(layer, n))
+    relative = {n: max(layer / n, fw.effective_ratio(layer, n)) for n in widths}
     rows, fits, remainders = [], {}, {}
     for quantity in wanted:
         values = [estimates[n][quantity] for n in widths]
         errors = [e.std_error for e in values]
         fits[quantity] = fit_inverse_width(widths, [e.value for e in values], errors,
                                            infinite_width=infinite[quantity], quadratic=quadratic)
-        remainders[quantity] = 0.0 if quadratic else _slope_remainder(slopes[quantity], layer, widths, errors)
-        rows += _tolerance_rows(quantity, widths, estimates, slopes[quantity], infinite[quantity], layer, trusted)
+        remainders[quantity] = 0.0 if quadratic else _slope_remainder(slopes[quantity], relative, widths, errors)
+        rows += _tolerance_rows(quantity, widths, estimates, slopes[quantity], infinite[quantity], relative, trusted)
     return WidthScaling(act.name, layer, widths, tuple(rows), {q: slopes[q] for q in wanted},
                         {q: infinite[q] for q in wanted}, fits, remainders, float(z_threshold),
                         {"depth": depth, "networks": networks, "sigma_w2": w2, "sigma_b2": b2, "q0": q,
