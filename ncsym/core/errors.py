@@ -19,6 +19,7 @@ __all__ = [
     "ConvergenceError",
     "NonFiniteError",
     "NonFiniteWarning",
+    "TimeBudgetError",
 ]
 
 
@@ -48,6 +49,10 @@ class ConvergenceError(NcsymError, RuntimeError):
 
 class NonFiniteError(NcsymError, FloatingPointError):
     """A computation produced inf or NaN (e.g. an activation that overflows, exp(exp(x)))."""
+
+
+class TimeBudgetError(NcsymError, TimeoutError):
+    """A call ran past its time budget (see :mod:`ncsym.core.timebound`); the message names the call."""
 
 
 class NonFiniteWarning(NcsymError, RuntimeWarning):

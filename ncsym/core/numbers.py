@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 import mpmath
 import sympy
 
+from ncsym.core.conversion import safe_sympify
 from ncsym.core.errors import DomainError
 from ncsym.core.results import GUARD_DIGITS, Result, to_mpf
 
@@ -69,7 +70,7 @@ def combine(fn: Callable[..., Any], *inputs: Result, label: str, method: str, dp
     """
     if all(r.is_exact for r in inputs):
         expr = (exact_fn or fn)(*[r.exact for r in inputs])
-        return Result.from_exact(tidy(sympy.sympify(expr)), label=label, method=method, dps=dps)
+        return Result.from_exact(tidy(safe_sympify(expr)), label=label, method=method, dps=dps)
     with mpmath.workdps(dps + GUARD_DIGITS), iv_workdps(dps + GUARD_DIGITS):
         box = fn(*[interval(r) for r in inputs])
         return from_interval(box, label=label, method=method, dps=dps)
@@ -98,7 +99,7 @@ def sign_of(value: Result, reference: Any = 0) -> int | None:
     1
     >>> sign_of(Result.from_numeric(mpmath.mpf("1e-20"), mpmath.mpf("1e-15"), method="q"))
     """
-    reference = sympy.sympify(reference)
+    reference = safe_sympify(reference)
     if value.is_exact:
         return exact_sign(value.exact - reference)
     ref = mpmath.mpf(sympy.Float(reference, _SIGN_DIGITS)) if reference != 0 else mpmath.mpf(0)
@@ -115,7 +116,7 @@ def exact_sign(expr: sympy.Expr) -> int | None:
     >>> exact_sign(sympy.pi - 3), exact_sign(sympy.sqrt(2)**2 - 2), exact_sign(-sympy.oo)
     (1, 0, -1)
     """
-    expr = sympy.sympify(expr)
+    expr = safe_sympify(expr)
     if expr.is_zero:
         return 0
     if expr.is_extended_positive:

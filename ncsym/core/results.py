@@ -15,14 +15,19 @@ from typing import Any
 import mpmath
 import sympy
 
+from ncsym.core import precision
+
 __all__ = ["Result", "working_dps", "to_mpf"]
+
+precision.install()  # mpmath's precision per thread: see ncsym.core.precision
 
 #: Extra digits carried internally so that the digits handed back are all correct.
 GUARD_DIGITS = 10
 
 
 def working_dps(dps: int | None) -> int:
-    """The precision to use: ``dps`` if given, else mpmath's current ``mp.dps``.
+    """The precision to use: ``dps`` if given (at most :data:`ncsym.core.limits.MAX_DPS`), else
+    mpmath's current ``mp.dps``.
 
     >>> working_dps(40)
     40
@@ -35,7 +40,9 @@ def working_dps(dps: int | None) -> int:
         from ncsym.core.errors import DomainError
 
         raise DomainError(f"dps must be a positive integer, got {dps!r}")
-    return dps
+    from ncsym.core.limits import MAX_DPS, check_limit
+
+    return check_limit(dps, "dps", MAX_DPS)
 
 
 def to_mpf(expr: sympy.Expr, dps: int) -> mpmath.mpf:
@@ -90,8 +97,10 @@ class Result:
         details: dict | None = None,
     ) -> "Result":
         """Wrap an exact sympy expression; its value is computed to ``dps`` digits."""
+        from ncsym.core.conversion import safe_sympify
+
         dps = working_dps(dps)
-        expr = sympy.sympify(expr)
+        expr = safe_sympify(expr)
         return cls(expr, to_mpf(expr, dps), mpmath.mpf(0), method, label, dps, dict(details or {}))
 
     @classmethod
