@@ -2,7 +2,9 @@
 activations, and the whitelisted parser that turns user text into one.
 
 Owns: ``activation`` (the type, its pieces, breakpoints, derivatives and callables),
-``zoo`` (the standard activations by name), ``parse`` (the safe string grammar).
+``zoo`` (the standard activations by name), and the safe string grammar: ``tokenizer``
+(limits, tokens, exact numbers), ``grammar`` (the Pratt reader), ``functions`` (the function
+table) and ``parse`` (its entry point, ``parse_expression``).
 May import: ``ncsym.core``. Nothing here imports the Gaussian layer or anything above it.
 
 >>> from ncsym.symbolic import activations
