@@ -7,10 +7,13 @@ z ~ N(0, 1). The routes, in the order ``method="auto"`` tries them:
    identity, completing the square, orthant probabilities; never calls sympy.integrate;
 2. ``sympy``: ``sympy.integrate`` in a child process killed after ``timeout`` seconds, its
    answer checked against quadrature before it is trusted;
-3. ``numeric``: mpmath tanh-sinh quadrature split at the breakpoints, at two precisions, with
-   an error estimate from their difference and quad's own estimate;
-4. ``certified`` (only on request): python-flint's rigorous ball integration with a rigorous
-   tail bound, where the integrand can be written in flint's functions.
+3. ``certified``: python-flint's rigorous ball integration (``acb.integral``) with a rigorous
+   tail bound, where the integrand can be written in flint's functions (``result.certified``
+   is then True: the error is proved);
+4. ``numeric``: mpmath tanh-sinh quadrature split at the breakpoints, at two precisions, with
+   an error estimate from their difference and quad's own estimate (``result.certified`` is
+   False, and ``result.details["not_certified"]`` says why the certified route was not taken,
+   e.g. python-flint missing).
 
 Bad input raises: q <= 0 or NaN -> DomainError; an activation without a finite Gaussian second
 moment (exp(x**2), 1/x, 1/sqrt(|x|)) -> NotSquareIntegrableError, never a number.
@@ -35,6 +38,7 @@ from typing import Any
 import mpmath
 import sympy
 
+from ncsym.gaussian.certified import FLINT_MISSING, flint_or_none
 from ncsym.gaussian.exact import integrate_pieces
 from ncsym.gaussian.integrability import _check_integrable
 from ncsym.gaussian.quadrature import _delta_expectation, _intervals, _numeric
@@ -51,6 +55,10 @@ __all__ = [
 
 #: The methods ``expectation`` accepts.
 METHODS = ("auto", "exact", "sympy", "numeric", "certified")
+
+#: Method strings of the two numeric routes: a proved enclosure, and an estimated error.
+CERTIFIED_METHOD = "certified: arb ball integration (acb.integral) with a rigorous Gaussian tail bound"
+NUMERIC_METHOD = "numeric: mpmath tanh-sinh quadrature (estimated error)"
 
 #: Default time bound (seconds) for sympy.integrate and other symbolic steps that may hang.
 SYMPY_TIMEOUT = 4.0
@@ -70,8 +78,8 @@ def expectation(*factors: Any, q: Any = 1, shift: Any = 0, z_power: int = 0, met
     >>> expectation(zoo.gelu, zoo.gelu).exact
     sqrt(3)/(6*pi) + 1/3
     >>> r = expectation(zoo.tanh, zoo.tanh, dps=30)
-    >>> r.method, r.error < mpmath.mpf(10)**-30
-    ('numeric: mpmath tanh-sinh quadrature', True)
+    >>> r.certified, r.error < mpmath.mpf(10)**-30
+    (True, True)
     >>> expectation(zoo.relu, z_power=1).exact
     1/2
     """
@@ -213,13 +221,29 @@ def _expectation_cached(acts, q, shift, power, method, dps, seconds) -> Result:
     if method == "certified":
         value, error = _certified(acts, q, shift, power, dps)
         return Result.from_numeric(value, error, label=label, dps=dps, details=details,
-                                   method="certified: arb ball integration")
+                                   method=CERTIFIED_METHOD, certified=True)
     if not (q.is_number and shift.is_number) or any(a.parameters for a in acts):
         raise NoClosedFormError(
             f"no closed form for {label} and no numeric value with symbolic parameters: " + "; ".join(attempts))
+    if method == "auto":
+        # a proved bound whenever ball arithmetic can write the integrand; else an estimate
+        reason = None
+        if flint_or_none() is None:
+            reason = FLINT_MISSING
+        elif acts and acts[0].deltas:
+            reason = "no ball rule for Dirac deltas"
+        else:
+            try:
+                value, error = _certified(acts, q, shift, power, dps)
+                return Result.from_numeric(value, error, label=label, dps=dps, details=details,
+                                           method=CERTIFIED_METHOD, certified=True)
+            except DomainError as exc:  # no ball rule or growth bound for some sub-expression
+                reason = str(exc)
+        attempts.append(f"certified route: {reason}")
+        details["not_certified"] = reason
     value, error = _numeric(acts, q, shift, power, dps)
     return Result.from_numeric(value, error, label=label, dps=dps, details=details,
-                               method="numeric: mpmath tanh-sinh quadrature")
+                               method=NUMERIC_METHOD)
 
 
 def _symmetry_value(acts, shift, power) -> sympy.Expr | None:
