@@ -157,9 +157,12 @@ def empirical_ntk(weights: NetworkWeights, inputs: Any, *, layer: int | None = N
         if cross_units:
             theta += np.einsum("mpik,mqjk->mijpq", jac, jac) * factor[:, None, None, :, :]
         else:
-            theta += np.einsum("mpik,mqik->mipq", jac, jac) * factor[:, None, :, :]
+            per_unit = jac.transpose(0, 2, 1, 3)  # [m, u, P, n_l]
+            theta += np.matmul(per_unit, per_unit.transpose(0, 1, 3, 2)) * factor[:, None, :, :]
         if l > 1:
-            jac = np.matmul(jac, weights.weights[l - 1].astype(np.float64)[:, None, :, :])
+            # [m, P*u, n_l] @ [m, n_l, n_(l-1)]: one batched BLAS product per network (a
+            # broadcast [m, 1, n, n] operand takes numpy's slow path)
+            jac = np.matmul(jac.reshape(m, P * u, -1), weights.weights[l - 1].astype(np.float64)).reshape(m, P, u, -1)
     return theta
 
 
