@@ -191,14 +191,14 @@ def _json_result(result: Result, dps: int, method: str, *, required: bool = True
 
 
 def _parse_number(text: str, what: str) -> sympy.Expr:
-    """A command-line number read exactly: '0.5' -> 1/2, '1/3', 'sqrt(2)/2'."""
+    """A command-line number read exactly: '0.5' -> 1/2, '1/3', 'sqrt(2)/2' (by the whitelisted parser)."""
+    from ncsym.symbolic.parse import parse_expression
+
     try:
-        value = sympy.Rational(text)
-    except (TypeError, ValueError):
-        try:
-            value = sympy.sympify(text, rational=True)
-        except (sympy.SympifyError, SyntaxError, TypeError, ValueError):
-            raise DomainError(f"{what} must be a real number, got {text!r}") from None
+        value = parse_expression(text, allow_variable=False)
+    except ActivationParseError as exc:
+        reason = str(exc).splitlines()[0]
+        raise DomainError(f"{what} must be a real number, got {text[:60]!r}: {reason}") from None
     if not (value.is_number and value.is_real and value.is_finite):
         raise DomainError(f"{what} must be a finite real number, got {text!r}")
     return value

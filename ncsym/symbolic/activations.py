@@ -80,8 +80,11 @@ def exact_number(value: Any) -> sympy.Expr:
 class Activation:
     """A real activation function sigma(x), exact and symbolic.
 
-    Build one from a sympy expression in ``x``, a zoo name or a string (see
-    :func:`activation`).
+    Build one from a sympy expression in ``x``, a number, or a string, which is read by the
+    whitelisted parser (:func:`ncsym.symbolic.parse.parse_expression`, as :func:`activation`
+    does; a zoo name gives that zoo member's expression). Python is never evaluated. The
+    expression may use the functions of :data:`SUPPORTED_FUNCTIONS`; functions with infinitely
+    many jumps or poles (floor, gamma, ...) and undefined values (nan, zoo, oo) are refused.
 
     >>> from ncsym.symbolic.activations import Activation, x
     >>> relu = Activation(sympy.Max(x, 0), name="relu")
@@ -98,7 +101,14 @@ class Activation:
     __slots__ = ("expr", "name", "__dict__")
 
     def __init__(self, expr: Any, name: str | None = None, latex: str | None = None):
-        expr = sympy.sympify(expr) if not isinstance(expr, sympy.Basic) else expr
+        if isinstance(expr, str):
+            # text goes through the whitelisted parser only, exactly as in activation(text)
+            text = expr.strip()
+            expr = _parse_text(text)
+            name = text if name is None else name
+        elif not isinstance(expr, sympy.Basic):
+            expr = exact_number(expr)  # numbers; any other type is refused there
+        _check_supported(expr)
         free = expr.free_symbols
         if x not in free:
             # Accept an expression in any single symbol (a plain Symbol("x"), "t", ...).
@@ -412,6 +422,47 @@ class Activation:
         return Activation(-self.expr, name=f"-({self.name})")
 
 
+#: The sympy functions an activation may contain: the grammar's and the zoo's, and their relatives.
+SUPPORTED_FUNCTIONS = frozenset({
+    sympy.exp, sympy.log, sympy.sin, sympy.cos, sympy.tan, sympy.asin, sympy.acos, sympy.atan,
+    sympy.sinh, sympy.cosh, sympy.tanh, sympy.asinh, sympy.acosh, sympy.atanh, sympy.Abs, sympy.sign,
+    sympy.Heaviside, sympy.DiracDelta, sympy.Piecewise, sympy.erf, sympy.erfc,
+})
+#: Expression types that are not functions of x to evaluate (unevaluated calculus, sets, ...).
+_REFUSED_TYPES = (sympy.Integral, sympy.Derivative, sympy.Sum, sympy.Product, sympy.Limit, sympy.Order,
+                  sympy.Subs, sympy.Set, sympy.MatrixBase)
+
+
+def _parse_text(text: str) -> sympy.Expr:
+    from ncsym.symbolic import zoo
+    from ncsym.symbolic.parse import parse_expression
+
+    return zoo.by_name(text).expr if text in zoo.NAMES else parse_expression(text)
+
+
+def _check_supported(expr: Any) -> None:
+    """Refuse what no downstream routine can integrate or evaluate, before any work is done.
+
+    >>> _check_supported(sympy.floor(x))
+    Traceback (most recent call last):
+    ...
+    ncsym.core.errors.ActivationParseError: floor is not supported in an activation; supported functions: Abs, DiracDelta, Heaviside, Piecewise, acos, acosh, asin, asinh, atan, atanh, cos, cosh, erf, erfc, exp, log, sign, sin, sinh, tan, tanh (and Max, Min, powers)
+    """
+    if not isinstance(expr, sympy.Expr):
+        raise ActivationParseError(f"an activation is an expression in x, got {type(expr).__name__} {expr}")
+    if expr.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+        raise DomainError("an activation must be finite everywhere; the expression contains an undefined or "
+                          "infinite value (not a number, or an infinity)")
+    for node in sympy.preorder_traversal(expr):
+        if isinstance(node, _REFUSED_TYPES):
+            raise ActivationParseError(f"{type(node).__name__} is not supported in an activation: give the "
+                                       "function itself (for example the evaluated integral)")
+        if isinstance(node, sympy.Function) and node.func not in SUPPORTED_FUNCTIONS:
+            names = ", ".join(sorted(f.__name__ for f in SUPPORTED_FUNCTIONS))
+            raise ActivationParseError(f"{node.func.__name__} is not supported in an activation; supported "
+                                       f"functions: {names} (and Max, Min, powers)")
+
+
 def activation(spec: Any) -> Activation:
     """Build an Activation from an Activation, a sympy expression, a zoo name or a string.
 
@@ -436,7 +487,7 @@ def activation(spec: Any) -> Activation:
         return Activation(parse_expression(text), name=text)
     if isinstance(spec, sympy.Basic):
         return Activation(spec)
-    if isinstance(spec, (int, float, Fraction)):
+    if isinstance(spec, (int, float, Fraction, np.integer, np.floating)) and not isinstance(spec, bool):
         return Activation(exact_number(spec))
     raise ActivationParseError(
         f"cannot build an activation from {type(spec).__name__}; give an Activation, a sympy "
