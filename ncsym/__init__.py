@@ -42,7 +42,7 @@ from ncsym.depth import (
     figure1_data, independence, network_kernels, nngp_kernel, ntk_kernel, phase_diagram, variance_map,
 )
 from ncsym import sampler
-from ncsym.width_corrections import FiniteWidth, finite_width
+from ncsym.width_corrections import FiniteWidth, NTKFluctuations, finite_width, ntk_fluctuations
 from ncsym.checks.layerwise import CrossCheck, CrossCheckRow, crosscheck, finite_width_bias
 from ncsym.models import (
     Claim, Comparison, NetworkSample, NeuralCovarianceSDE, NormStability, SDECrossCheck, SDECrossCheckRow,
@@ -84,7 +84,7 @@ __all__ = [
     "correlation_map", "variance_map", "phase_diagram", "network_kernels", "nngp_kernel", "ntk_kernel",
     "independence", "figure1_data",
     # finite-width corrections
-    "FiniteWidth", "finite_width",
+    "FiniteWidth", "finite_width", "NTKFluctuations", "ntk_fluctuations",
     # the sampler and cross-checks
     "sampler", "CrossCheck", "CrossCheckRow", "crosscheck", "finite_width_bias",
     # the papers' models

@@ -123,3 +123,55 @@ def test_layer_out_of_range():
 
 def test_public_names():
     assert ncsym.finite_width is finite_width and "finite_width" in ncsym.__all__
+
+
+# -- the NTK at finite width ------------------------------------------------------------------
+
+from ncsym.width_corrections import ntk_fluctuations  # noqa: E402
+
+
+@pytest.mark.parametrize("act, w, b", [("tanh", 2, 0.1), ("relu", 2, 0), ("erf", 1.5, 0.2)])
+def test_ntk_mean_is_the_infinite_width_ntk(act, w, b):
+    nf = ntk_fluctuations(act, 4, sigma_w2=w, sigma_b2=b)
+    reference = ncsym.ntk_kernel(np.array([[1.0]]), act, 4, sigma_w2=w, sigma_b2=b)
+    assert float(nf.mean(4).value) == pytest.approx(float(reference[0, 0]), rel=1e-10)
+
+
+def test_ntk_variance_of_a_linear_network():
+    # Layer 2 of a linear network by hand: Theta_ii = |z|^2/n + |W_i|^2 K with z_k i.i.d. N(0, K)
+    # and n |W_i|^2 ~ chi^2_n: n Var = 2K^2 + 2K^2 (K = 1 here).
+    nf = ntk_fluctuations("identity", 3, sigma_w2=1)
+    assert nf.variance(2).exact == 4 and nf.variance(1).exact == 0
+    assert nf.components(2)["V"].exact == 2  # the vertex of the same recursion
+
+
+def test_ntk_vertex_matches_finite_width():
+    nf, fw = ntk_fluctuations("tanh", 4, sigma_w2=2), finite_width("tanh", 4, sigma_w2=2)
+    assert abs(nf.components(4)["V"].value - fw.vertex(4).value) < 1e-12
+
+
+def test_ntk_variance_against_sampled_networks():
+    from ncsym.sampler import MLPSpec, iter_ntk
+
+    depth, width, networks = 3, 32, 3000
+    nf = ntk_fluctuations("tanh", depth, sigma_w2=2, sigma_b2=0.1)
+    spec = MLPSpec(input_dim=1, widths=width, depth=depth, activation=ncsym.activation("tanh"),
+                   sigma_w2=2.0, sigma_b2=0.1)
+    t1, t2 = [], []
+    for _, theta in iter_ntk(spec, [[1.0]], networks, seed=5, units=4):
+        t = theta[:, :, 0, 0]
+        t1.append(t.mean(1))
+        t2.append((t**2).mean(1))
+    t1, t2 = np.concatenate(t1), np.concatenate(t2)
+    # Var[Theta_ii] = E[mean t^2] - E[mean t]^2; delta-method SE over networks
+    var = t2.mean() - t1.mean() ** 2
+    grad = np.array([-2 * t1.mean(), 1.0])
+    se = float(np.sqrt(grad @ np.cov(np.stack([t1, t2])) @ grad / networks))
+    predicted = float(nf.variance(depth).value) / width
+    assert abs(var - predicted) < 4 * se + predicted * depth / width
+    assert abs(var - float(nf.components(depth)["A_T"].value) / width) > 4 * se  # B matters: the test can fail
+
+
+def test_ntk_refuses_jumping_activations():
+    with pytest.raises(DomainError):
+        ntk_fluctuations("step", 2, sigma_w2=1)

@@ -9,5 +9,6 @@ May import: the layers below it (``core`` through ``depth``); never the sampler.
 """
 
 from ncsym.width_corrections.single_input import FiniteWidth, TRUST_THRESHOLD, finite_width
+from ncsym.width_corrections.ntk_variance import NTKFluctuations, ntk_fluctuations
 
-__all__ = ["FiniteWidth", "finite_width", "TRUST_THRESHOLD"]
+__all__ = ["FiniteWidth", "finite_width", "TRUST_THRESHOLD", "NTKFluctuations", "ntk_fluctuations"]

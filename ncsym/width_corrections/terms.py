@@ -34,7 +34,7 @@ K = sympy.Symbol("K", positive=True)
 
 #: Exact expressions with more operations than this are carried on numerically (nested
 #: closed forms, e.g. a shifted ReLU's sqrt(K) terms, grow with every layer).
-EXACT_OPS = 120
+EXACT_OPS = 80
 
 #: Coefficients of He_0, He_2, He_4, He_6 by power of z.
 _HE = {0: {0: 1}, 1: {2: 1, 0: -1}, 2: {4: 1, 2: -6, 0: 3}, 3: {6: 1, 4: -15, 2: 45, 0: -15}}
@@ -55,11 +55,14 @@ class Num:
         self.exact, self.value, self.error, self.dps = exact, value, error, dps
 
     @classmethod
-    def exact_of(cls, expr: Any, dps: int) -> "Num":
+    def exact_of(cls, expr: Any, dps: int, value: Any = None) -> "Num":
+        """An exact number; ``value``, when given, is its value already at dps + guard digits."""
         expr = sympy.sympify(expr)
+        if value is None:
+            value = to_mpf(expr, dps)
         if sympy.count_ops(expr) > EXACT_OPS:
-            return cls.numeric_of(expr, dps)
-        return cls(expr, to_mpf(expr, dps), mpmath.mpf(0), dps)
+            return cls(None, value, abs(value) * mpmath.mpf(10) ** -(dps + GUARD_DIGITS // 2), dps)
+        return cls(expr, value, mpmath.mpf(0), dps)
 
     @classmethod
     def numeric_of(cls, expr: Any, dps: int) -> "Num":
@@ -73,9 +76,9 @@ class Num:
             value = op(self.value, other.value)
             err = error(self, other)
         if self.exact is not None and other.exact is not None:
-            expr = tidy(exact_op(self.exact, other.exact))
-            if sympy.count_ops(expr) <= EXACT_OPS:
-                return Num(expr, to_mpf(expr, dps), mpmath.mpf(0), dps)
+            # exact arithmetic only; the value comes from the operands' values (guard digits
+            # carried), since re-evaluating nested closed forms costs far more
+            return Num.exact_of(exact_op(self.exact, other.exact), dps, value)
         return Num(None, value, max(err, abs(value) * mpmath.mpf(10) ** -(dps + GUARD_DIGITS // 2)), dps)
 
     def __add__(self, other: Any) -> "Num":
@@ -112,7 +115,7 @@ class Num:
     def result(self, label: str, method: str) -> Result:
         """As a :class:`Result` (a numeric one says its bound is an estimate)."""
         if self.exact is not None:
-            return Result.from_exact(self.exact, label=label, method=method, dps=self.dps)
+            return Result.from_exact(tidy(self.exact), label=label, method=method, dps=self.dps)
         return Result.from_numeric(self.value, self.error, label=label, dps=self.dps,
                                    method=f"{method}; error estimated (first-order propagation)",
                                    details={"bound": "estimate"})
@@ -137,12 +140,13 @@ class GaussianTerm:
     def at(self, k: Num, dps: int, *, error_of: "GaussianTerm | None" = None) -> Num:
         """The term at variance ``k``; ``error_of`` (its K-derivative) carries k's error over."""
         closed = self.closed
-        if closed is not None and k.exact is not None:
-            out = Num.exact_of(tidy(closed.subs(K, k.exact)), dps)
-        elif closed is not None:
+        if closed is not None:
             with mpmath.workdps(dps + GUARD_DIGITS):
                 value = _mp_function(closed)(k.value)
-            out = Num(None, value, abs(value) * mpmath.mpf(10) ** -(dps + GUARD_DIGITS // 2), dps)
+            if k.exact is not None:
+                out = Num.exact_of(closed.subs(K, k.exact), dps, value)
+            else:
+                out = Num(None, value, abs(value) * mpmath.mpf(10) ** -(dps + GUARD_DIGITS // 2), dps)
         else:
             out = self._numeric(k, dps)
         if k.error and error_of is not None:
