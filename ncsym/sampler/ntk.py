@@ -127,11 +127,11 @@ def empirical_ntk(weights: NetworkWeights, inputs: Any, *, layer: int | None = N
     slopes = []
     h = None
     for l in range(1, top + 1):
-        w = weights.weights[l - 1].astype(np.float64)
+        w = weights.weights[l - 1].astype(np.float64, copy=False)
         b = weights.biases[l - 1]
         h = np.matmul(inputs_to[-1], w.transpose(0, 2, 1))
         if b is not None:
-            h = h + b.astype(np.float64)[:, None, :]
+            h = h + b.astype(np.float64, copy=False)[:, None, :]
         if l < top:
             inputs_to.append(_call(function, h))
             slopes.append(_call(slope, h))
@@ -150,7 +150,7 @@ def empirical_ntk(weights: NetworkWeights, inputs: Any, *, layer: int | None = N
     else:
         theta = np.broadcast_to(layer_factor(top)[:, None, :, :], (m, u, P, P)).copy()
     # J^l(a): [m, P, u, n_l]; at the top it is the selection of the chosen units.
-    jac = np.broadcast_to(weights.weights[top - 1].astype(np.float64)[:, None, chosen, :], (m, P, u, spec.fan_out_in(top)[1]))
+    jac = np.broadcast_to(weights.weights[top - 1].astype(np.float64, copy=False)[:, None, chosen, :], (m, P, u, spec.fan_out_in(top)[1]))
     for l in range(top - 1, 0, -1):
         jac = jac * slopes[l - 1][:, :, None, :]  # J^l = J^(l+1) W^(l+1) diag(sigma'(z^l))
         factor = layer_factor(l)
@@ -162,7 +162,7 @@ def empirical_ntk(weights: NetworkWeights, inputs: Any, *, layer: int | None = N
         if l > 1:
             # [m, P*u, n_l] @ [m, n_l, n_(l-1)]: one batched BLAS product per network (a
             # broadcast [m, 1, n, n] operand takes numpy's slow path)
-            jac = np.matmul(jac.reshape(m, P * u, -1), weights.weights[l - 1].astype(np.float64)).reshape(m, P, u, -1)
+            jac = np.matmul(jac.reshape(m, P * u, -1), weights.weights[l - 1].astype(np.float64, copy=False)).reshape(m, P, u, -1)
     return theta
 
 
