@@ -111,10 +111,10 @@ def _theory_slopes_hand(act: str, w2: float, layer: int) -> float:
 
 @pytest.mark.parametrize("act, w2, b2", [("relu", 2, 0), ("tanh", 1, 0), ("relu(x) - 1/2", 2, 0)])
 def test_width_scaling_single_input(act, w2, b2):
-    from ncsym.checks.width_scaling import width_scaling
+    from ncsym.checks.width_scaling import finite_width_crosscheck
 
-    check = width_scaling(act, depth=3, widths=(16, 32, 64, 128), networks=3000, sigma_w2=w2, sigma_b2=b2,
-                          rho0=None, ntk=False, seed=1)
+    check = finite_width_crosscheck(act, depth=3, widths=(16, 32, 64, 128), networks=3000, sigma_w2=w2,
+                                    sigma_b2=b2, rho0=None, ntk=False, seed=1)
     assert check.passed, check.table()
     for quantity in ("fourth_cumulant", "kernel_variance"):
         fit = check.fits[quantity]
@@ -129,10 +129,10 @@ def test_width_scaling_single_input(act, w2, b2):
 def test_width_scaling_detects_a_wrong_slope():
     from dataclasses import replace
 
-    from ncsym.checks.width_scaling import width_scaling
+    from ncsym.checks.width_scaling import finite_width_crosscheck
 
-    check = width_scaling("relu", depth=3, widths=(16, 32, 64, 128), networks=3000, sigma_w2=2, rho0=None,
-                          ntk=False, seed=2)
+    check = finite_width_crosscheck("relu", depth=3, widths=(16, 32, 64, 128), networks=3000, sigma_w2=2,
+                                    rho0=None, ntk=False, seed=2)
     wrong = replace(check, predicted_slopes={**check.predicted_slopes,
                                              "fourth_cumulant": 0.7 * check.predicted_slopes["fourth_cumulant"]})
     assert check.passed and not wrong.slope_agrees("fourth_cumulant")
@@ -141,9 +141,9 @@ def test_width_scaling_detects_a_wrong_slope():
 @pytest.mark.slow
 @pytest.mark.parametrize("act, w2, depth", [("relu", 2, 6), ("tanh", 1, 8), ("relu(x) - 1/2", 2, 6)])
 def test_width_scaling_slow(act, w2, depth):
-    from ncsym.checks.width_scaling import width_scaling
+    from ncsym.checks.width_scaling import finite_width_crosscheck
 
-    check = width_scaling(act, depth=depth, widths=(64, 128, 256, 512), networks=20000, sigma_w2=w2,
-                          ntk_networks=1500, seed=3)
+    check = finite_width_crosscheck(act, depth=depth, widths=(64, 128, 256, 512), networks=20000, sigma_w2=w2,
+                                    ntk_networks=1500, seed=3)
     print(check.table())
     assert check.passed, check.table()

@@ -37,7 +37,7 @@ from ncsym.core.errors import DomainError, check_integer
 from ncsym.sampler import MLPSpec, StreamingMoments, iter_ntk, iter_preactivations, root_seed
 
 __all__ = ["QUANTITIES", "WidthEstimate", "SlopeFit", "WidthScalingRow", "WidthScaling", "measure_layers",
-           "measure_ntk_variance", "measure_width", "fit_inverse_width", "width_scaling"]
+           "measure_ntk_variance", "measure_width", "fit_inverse_width", "finite_width_crosscheck"]
 
 QUANTITIES = ("fourth_cumulant", "kernel_shift", "kernel_variance", "kernel_variance_ab", "ntk_variance")
 
@@ -232,7 +232,7 @@ class WidthScalingRow:
 
 @dataclass(frozen=True)
 class WidthScaling:
-    """The outcome of :func:`width_scaling`: per-width rows and per-quantity slope fits."""
+    """The outcome of :func:`finite_width_crosscheck`: per-width rows and per-quantity slope fits."""
 
     label: str
     layer: int
@@ -322,7 +322,8 @@ def _slope_remainder(slope: float, relative: dict, widths: Sequence[int], errors
     return float(abs(slope) * np.sum(w * x**2 * rel) / np.sum(w * x**2))
 
 
-def width_scaling(act: Any, *, depth: int = 3, layer: int | None = None, widths: Sequence[int] = (32, 64, 128, 256),
+def finite_width_crosscheck(act: Any, *, depth: int = 3, layer: int | None = None,
+                            widths: Sequence[int] = (32, 64, 128, 256),
                   networks: int = 4000, sigma_w2: Any = 1, sigma_b2: Any = 0, q0: Any = 1, rho0: float | None = 0.5,
                   ntk: bool = True, ntk_networks: int | None = None, ntk_units: int | None = 64,
                   quantities: Sequence[str] | None = None, quadratic: bool | None = None, seed: Any = 0,
@@ -336,8 +337,8 @@ def width_scaling(act: Any, *, depth: int = 3, layer: int | None = None, widths:
     from an independent stream of ``seed``; ``networks`` per width (``ntk_networks`` for the
     NTK, default the same), preactivations sampled in Gram space, the NTK with real weights.
 
-    >>> check = width_scaling("relu", depth=3, widths=(16, 32, 64), networks=3000, sigma_w2=2,
-    ...                       rho0=None, ntk=False)
+    >>> check = finite_width_crosscheck("relu", depth=3, widths=(16, 32, 64), networks=3000, sigma_w2=2,
+    ...                                 rho0=None, ntk=False)
     >>> check.passed, check.predicted_slopes["fourth_cumulant"]   # 3 V^(3) = 3 * 10 K^2, K = 2
     (True, 120.0)
     """
@@ -405,4 +406,6 @@ def _kernel_ab_slope(theory, act, X, depth, layer, w2, b2) -> float:
 
 
 def _ntk_slope(theory, act, depth, layer, sigma_w2, sigma_b2, q0) -> float:
-    raise NotImplementedError  # filled from ntk_fluctuations once its interface is fixed
+    """A^(l), Var[Theta_ii] = A^(l)/n, in the NTK parametrization the sampler uses by default."""
+    fluctuations = theory.ntk_fluctuations(act, depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2, q0=q0)
+    return float(fluctuations.variance(layer).value)
