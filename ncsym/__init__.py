@@ -62,6 +62,9 @@ from ncsym.models import (
     count_all_negative, dispersion_interval, gp_dispersion, hamming_correlations, independence_baseline,
     sample_networks,
 )
+from ncsym.interop.codegen import (
+    activation_function, kernel_function, moment_function, nngp_function, to_function,
+)
 from ncsym.outputs.report import derivation_report, latex_escape, latex_result, latex_table, zoo_table_latex
 
 __version__ = "0.1.0"
@@ -101,6 +104,8 @@ __all__ = [
     "count_all_negative", "Interval", "IndependenceBaseline", "independence_baseline", "gp_dispersion",
     "dispersion_interval", "clopper_pearson", "CoincidenceResult", "coincidence_experiment",
     "CoincidenceSweep", "coincidence_sweep", "HammingCorrelations", "hamming_correlations",
+    # closed forms as numpy/JAX/PyTorch functions (scikit-learn kernels: ncsym.interop)
+    "to_function", "kernel_function", "nngp_function", "moment_function", "activation_function",
     # LaTeX
     "derivation_report", "zoo_table_latex", "latex_table", "latex_result", "latex_escape",
 ]

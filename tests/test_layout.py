@@ -18,7 +18,7 @@ PACKAGE = pathlib.Path(ncsym.__file__).resolve().parent
 
 #: The theory layers in flow order; each may import the ones before it (and itself).
 FLOW = ["core", "symbolic", "gaussian", "hermite_series", "kernels", "depth", "width_corrections",
-        "checks", "models", "outputs"]
+        "checks", "models", "parallel", "interop", "outputs"]
 #: The sampler stands apart: numpy and ncsym's errors only.
 SAMPLER_ALLOWED = {"ncsym.core.errors"}
 
