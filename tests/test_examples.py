@@ -111,3 +111,18 @@ def test_analysis_script(tmp_path):
             assert abs(float(row["mean"]) - (float(row["c"]) - c_star)) < 1e-12
             assert float(row["limit"]) > 0
     assert "verdict changes between" in proc.stdout
+
+
+def test_finite_width_vertex(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "vertex.png"
+    proc = run_example("finite_width_vertex.py", str(out), "--depth", "4", "--widths", "16", "32",
+                       "--networks", "400")
+    _assert_png(out, 900)
+    # relu's theory column is V/K^2 = 5 (l - 1), derived by the theory and stated by Hanin & Nica
+    relu = proc.stdout.split("tanh:")[0]
+    theory = [float(line.split(":")[1].split()[0]) for line in relu.splitlines() if line.strip().startswith("layer")]
+    assert theory == [0.0, 5.0, 10.0, 15.0]
+    # where the theory trusts itself, the sampled points sit within 5 SE of it
+    for line in (l for l in proc.stdout.splitlines() if "largest |z|" in l):
+        assert all(float(cell.split(":")[1]) < 5 for cell in line.split("trusted:")[1].split(",")), line
