@@ -165,3 +165,20 @@ def check_real(value: Any, name: str) -> None:
         raise DomainError(f"{name} must be a real number, got {value!r}") from exc
     if not mpmath.isfinite(number):
         raise DomainError(f"{name} must be a finite real number, got {value!r}")
+
+
+def real_float(value: Any, name: str) -> float:
+    """A finite real number as a float, or a DomainError; text is refused (parse it first).
+
+    >>> real_float(0.5, "q0"), real_float(sympy.Rational(1, 4), "q0")
+    (0.5, 0.25)
+    >>> real_float("0.5", "q0")
+    Traceback (most recent call last):
+    ...
+    ncsym.core.errors.DomainError: q0 must be a number, got the text '0.5' (read text with ncsym.parse_expression(text, allow_variable=False))
+    """
+    if isinstance(value, (str, bytes)):
+        raise DomainError(f"{name} must be a number, got the text {value[:40]!r} (read text with "
+                          "ncsym.parse_expression(text, allow_variable=False))")
+    check_real(value, name)
+    return float(value)
