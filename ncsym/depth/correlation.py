@@ -37,6 +37,8 @@ import sympy
 from ncsym.core.numbers import combine, infinite_result, sign_of, tidy
 from ncsym.core.errors import ConvergenceError, DomainError, NoClosedFormError, check_integer
 from ncsym.core.results import GUARD_DIGITS, Result, working_dps
+from ncsym.core.limits import MAX_DEPTH, check_limit
+from ncsym.core.timebound import budgeted
 from ncsym.depth.expectations import (
     _derivative_moment, _dual_kernel, _first_hermite, _is_odd, _is_zero_function, _kernel_closed_form, _moment,
 )
@@ -334,6 +336,7 @@ class CorrelationMap:
                        label="C'(1)", method="sigma_w2 q E[sigma'^2]/V(q)", dps=self.dps)
 
     # -- dynamics ----------------------------------------------------------------------------
+    @budgeted
     def iterate(self, rho0: Any, depth: int, *, exact: bool = False, dps: int | None = None) -> Any:
         """rho_0, rho_1 = C(rho_0), ..., rho_depth.
 
@@ -348,7 +351,7 @@ class CorrelationMap:
         >>> C.iterate(0.0, 3).round(6).tolist()
         [0.0, 0.31831, 0.493731, 0.604826]
         """
-        depth = check_integer(depth, "depth", 0)
+        depth = check_limit(check_integer(depth, "depth", 0), "depth", MAX_DEPTH)
         if exact:
             return self._iterate_exact(rho0, depth, working_dps(dps or self.dps))
         if dps is not None:
@@ -528,6 +531,7 @@ class CorrelationMap:
         return f"${self.latex()}$"
 
 
+@budgeted
 def correlation_map(act: Any, *, sigma_w2: Any = None, sigma_b2: Any = 0, q: Any = None,
                     dps: int | None = None) -> CorrelationMap:
     """The correlation map of ``act`` (an Activation, zoo name or expression string).

@@ -22,6 +22,7 @@ from ncsym.core.numbers import check_real, combine, sign_of
 from ncsym.symbolic.activations import Activation, activation
 from ncsym.core.errors import ConvergenceError, DomainError, check_integer
 from ncsym.core.results import GUARD_DIGITS, Result, working_dps
+from ncsym.core.timebound import budgeted
 
 #: Hermite coefficients searched for a nonlinearity witness a_n != 0, 2 <= n <= this.
 _WITNESS_ORDERS = 6
@@ -153,6 +154,7 @@ def _check_start(rho0: Any, *, allow_zero: bool) -> sympy.Expr:
     return start
 
 
+@budgeted
 def independence(act: Any, *, dps: int | None = None) -> IndependenceCertificate:
     """Decide the zero-mean theorem for ``act`` (Activation, zoo name or expression string).
 

@@ -16,6 +16,8 @@ import numpy as np
 from ncsym.core.numbers import check_real
 from ncsym.core.errors import DomainError
 from ncsym.core.results import GUARD_DIGITS, Result, working_dps
+from ncsym.core.limits import MAX_DEPTH, check_limit
+from ncsym.core.timebound import budgeted
 from ncsym.depth.inputs import _binary_rational, _exact_parameter, _mpf_of
 from ncsym.symbolic.activations import Activation, activation, exact_number
 
@@ -61,6 +63,7 @@ def _jumps(act: Activation) -> bool:
     return bool(act.derivative().deltas)
 
 
+@budgeted
 def network_kernels(X: Any, act: Any, depth: int, *, sigma_w2: Any = 1, sigma_b2: Any = 0,
                     dps: int | None = None) -> NetworkKernels:
     """NNGP and NTK of a depth-``depth`` fully connected network on the rows of ``X``.
@@ -79,6 +82,7 @@ def network_kernels(X: Any, act: Any, depth: int, *, sigma_w2: Any = 1, sigma_b2
     act = activation(act)
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
         raise DomainError(f"depth must be a positive integer (weight layers), got {depth!r}")
+    check_limit(depth, "depth", MAX_DEPTH)
     weight = _exact_parameter(sigma_w2, "sigma_w2", positive=True)
     bias = _exact_parameter(sigma_b2, "sigma_b2", positive=False)
     data = np.asarray(X, dtype=object if dps is not None else float)

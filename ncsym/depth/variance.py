@@ -18,6 +18,8 @@ import sympy
 from ncsym.core.numbers import combine, infinite_result, sign_of, tidy
 from ncsym.core.errors import ConvergenceError, DomainError
 from ncsym.core.results import GUARD_DIGITS, Result, working_dps
+from ncsym.core.numbers import real_float
+from ncsym.core.timebound import budgeted
 from ncsym.depth.correlation import CorrelationMap
 from ncsym.depth.expectations import _closed_moment, _derivative_at_zero, _derivative_moment, _float_moment, _moment
 from ncsym.depth.inputs import _Q, _exact_parameter, _float_bisect, _show
@@ -160,6 +162,7 @@ class VarianceMap:
                                        method="-1/ln chi_c, monotone enclosure", dps=self.dps)
 
 
+@budgeted
 def variance_map(act: Any, sigma_w2: Any, sigma_b2: Any, *, q0: Any = 1, dps: int | None = None) -> VarianceMap:
     """The variance map of ``act`` with weight variance ``sigma_w2`` and bias variance ``sigma_b2``.
 
@@ -258,6 +261,7 @@ def _refine_variance(vmap: VarianceMap, guess: float, dps: int) -> Result:
     raise ConvergenceError(f"could not certify the fixed variance of {vmap!r} to {dps} digits")
 
 
+@budgeted
 def phase_diagram(act: Any, sigma_w2_grid: Sequence[float], sigma_b2_grid: Sequence[float], *,
                   q0: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """q* and chi_1 on a (sigma_w2, sigma_b2) grid, float64, shape (len(w grid), len(b grid)).
@@ -275,6 +279,7 @@ def phase_diagram(act: Any, sigma_w2_grid: Sequence[float], sigma_b2_grid: Seque
     b = np.asarray(sigma_b2_grid, dtype=float)
     if w.ndim != 1 or b.ndim != 1 or np.isnan(w).any() or np.isnan(b).any() or (w <= 0).any() or (b < 0).any():
         raise DomainError("phase_diagram needs 1-D grids with sigma_w2 > 0 and sigma_b2 >= 0, no NaN")
+    q0 = real_float(q0, "q0")
     if not (math.isfinite(q0) and q0 > 0):
         raise DomainError(f"q0 must be positive, got {q0!r}")
     W, B = np.meshgrid(w, b, indexing="ij")

@@ -47,6 +47,8 @@ from ncsym.core.timebound import run_time_bounded
 from ncsym.symbolic.activations import activation, exact_number
 from ncsym.core.errors import DomainError, NoClosedFormError
 from ncsym.core.results import GUARD_DIGITS, Result, to_mpf, working_dps
+from ncsym.core.limits import MAX_MOMENT_ORDER, check_limit
+from ncsym.core.timebound import budgeted
 
 __all__ = [
     "expectation", "gaussian_mean", "gaussian_moment", "exact_expectation", "METHODS",
@@ -67,6 +69,7 @@ SYMPY_TIMEOUT = 4.0
 
 # -- public API --------------------------------------------------------------------------
 
+@budgeted
 def expectation(*factors: Any, q: Any = 1, shift: Any = 0, z_power: int = 0, method: str = "auto",
                 dps: int | None = None, timeout: float | None = None) -> Result:
     """E[z^k prod_i sigma_i(sqrt(q) z + shift)], z ~ N(0, 1), as a :class:`Result`.
@@ -120,6 +123,7 @@ def gaussian_moment(act: Any, k: int = 2, q: Any = 1, *, method: str = "auto",
     return expectation(*([act] * order), q=q, method=method, dps=dps)
 
 
+@budgeted
 def exact_expectation(factors: Any, q: Any = 1, shift: Any = 0, z_power: int = 0) -> sympy.Expr:
     """The closed form of E[z^k prod sigma_i(sqrt(q) z + shift)] from the exact engine alone.
 
@@ -185,7 +189,7 @@ def _check_shift(shift: Any) -> sympy.Expr:
 def _check_power(k: Any, what: str = "z_power") -> int:
     if isinstance(k, bool) or not isinstance(k, (int, sympy.Integer)) or int(k) < 0:
         raise DomainError(f"{what} must be a non-negative integer, got {k!r}")
-    return int(k)
+    return check_limit(int(k), what, MAX_MOMENT_ORDER)
 
 
 # -- orchestration ---------------------------------------------------------------------------

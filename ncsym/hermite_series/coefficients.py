@@ -41,6 +41,8 @@ from ncsym.hermite_series.numeric import quadrature_coefficients, quadrature_sec
 from ncsym.symbolic.activations import Activation, activation, exact_number
 from ncsym.core.errors import DomainError, NoClosedFormError, NotSquareIntegrableError
 from ncsym.core.results import GUARD_DIGITS, Result, working_dps
+from ncsym.core.limits import MAX_HERMITE_ORDER, check_limit
+from ncsym.core.timebound import budgeted
 
 __all__ = [
     "hermite_coefficients", "hermite_coefficient", "hermite_coefficients_squared",
@@ -73,7 +75,7 @@ def _check_order(n: Any, name: str = "n_max") -> int:
     n = int(n)
     if n < 0:
         raise DomainError(f"{name} must be a non-negative integer, got {n}")
-    return n
+    return check_limit(n, name, MAX_HERMITE_ORDER)
 
 
 def _check_variance(q: Any) -> sympy.Expr:
@@ -99,6 +101,7 @@ def _label(act: Activation, n: int, q: sympy.Expr, prefix: str = "a") -> str:
 
 # -- coefficients -------------------------------------------------------------------------------
 
+@budgeted
 def hermite_coefficients(act: Any, n_max: int, *, q: Any = 1, method: str = "auto",
                          dps: int | None = None) -> tuple[Result, ...]:
     """a_0..a_n_max, a_n = E[sigma(sqrt(q) z) He_n(z)] / sqrt(n!), as Results.
@@ -184,6 +187,7 @@ def _exact_result(expr: sympy.Expr, value: Any, label: str, method: str, dps: in
     return Result(expr, value, mpmath.mpf(0), method, label, dps, {})
 
 
+@budgeted
 def hermite_coefficients_squared(act: Any, n_max: int, *, q: Any = 1, method: str = "auto",
                                  dps: int | None = None) -> tuple[Result, ...]:
     """a_0^2..a_n_max^2, the Taylor coefficients of the dual kernel in rho (exact where possible).
@@ -236,6 +240,7 @@ def _second_moment(act: Activation, q: sympy.Expr, dps: int, try_exact: bool) ->
                                dps=dps)
 
 
+@budgeted
 def parseval_tail(act: Any, n_max: int, *, q: Any = 1, dps: int | None = None) -> Result:
     """E[sigma(sqrt(q) z)^2] - sum_{n <= n_max} a_n^2: exact when both parts are.
 
@@ -288,6 +293,7 @@ class HermiteDecay:
     finite: bool = False
 
 
+@budgeted
 def hermite_decay(act: Any, n_max: int = 200, *, q: Any = 1, dps: int | None = None) -> HermiteDecay:
     """Fit the decay of |a_n| over the upper three quarters of 0..n_max.
 

@@ -50,6 +50,7 @@ from ncsym.kernels.closed_form import KernelForm, c_sym, find_closed_form
 from ncsym.symbolic.activations import Activation, activation, exact_number
 from ncsym.core.errors import DomainError, NoClosedFormError
 from ncsym.core.results import GUARD_DIGITS, Result, to_mpf, working_dps
+from ncsym.core.timebound import budgeted
 
 __all__ = ["DualKernel", "dual_kernel", "kernel_matrix", "rho"]
 
@@ -350,6 +351,7 @@ class DualKernel:
         return f"DualKernel({self.activation.name}{variances})"
 
 
+@budgeted
 def dual_kernel(act: Any, *, q1: Any = 1, q2: Any = None, dps: int | None = None) -> DualKernel:
     """The dual kernel of ``act`` for variances q1 and q2 (default q2 = q1).
 
