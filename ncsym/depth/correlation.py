@@ -39,8 +39,11 @@ from ncsym.core.errors import ConvergenceError, DomainError, NoClosedFormError, 
 from ncsym.core.results import GUARD_DIGITS, Result, working_dps
 from ncsym.core.limits import MAX_DEPTH, check_limit
 from ncsym.core.timebound import budgeted
+from ncsym.core.limits import MAX_DEPTH, check_limit
+from ncsym.core.timebound import budgeted
 from ncsym.depth.expectations import (
-    _derivative_moment, _dual_kernel, _first_hermite, _is_odd, _is_zero_function, _kernel_closed_form, _moment,
+    _Q_STEP, _derivative_moment, _dual_kernel, _first_hermite, _is_odd, _is_zero_function, _kernel_closed_form,
+    _kernel_q_slope, _moment,
 )
 from ncsym.depth.inputs import RHO, _exact_parameter, _exact_rho, _float_bisect, _mpf_of, _numeric_rho, _relabel, _show
 from ncsym.kernels.dual import check_rho_array
@@ -211,7 +214,40 @@ class CorrelationMap:
         if form is not None:
             return self._closed_numeric(0, value, dps, "C(rho)")
         kernel_value = _relabel(self.kernel.evaluate(_numeric_rho(value, dps), dps=dps + 2), "k(rho)")
-        return self._from_kernel(kernel_value, dps, "C(rho)")
+        return self._from_kernel(self._with_q_bound(kernel_value, 0, value, dps), dps, "C(rho)")
+
+    @cached_property
+    def _q_slopes(self) -> tuple[Any, Any]:
+        """Bounds on |d k_q(rho)/dq| and |d k'_q(rho)/dq| uniform in rho (None where none is known)."""
+        return (_kernel_q_slope(self.activation, self.q, self.dps),
+                _kernel_q_slope(self.activation.derivative(), self.q, self.dps))
+
+    @cached_property
+    def _shifted_kernels(self) -> tuple[Any, ...]:
+        """The dual kernels at q (1 -+ 1e-6), for a difference estimate of d k_q/dq."""
+        with mpmath.workdps(self.dps + GUARD_DIGITS):
+            h = max(self.q.value * _Q_STEP, 10 * self.q.error)
+            return tuple(_dual_kernel(self.activation, Result.from_numeric(t, 0, method="q shifted", dps=self.dps),
+                                      self.dps) for t in (self.q.value - h, self.q.value + h)) + (h,)
+
+    def _with_q_bound(self, kernel_value: Result, which: int, rho: Any, dps: int) -> Result:
+        """k_q(rho) (which = 0) or k'_q(rho) (1) at a numeric q: the bound widened by |dk/dq| q.error."""
+        if self.q.is_exact:
+            return kernel_value
+        slope = self._q_slopes[which]
+        if slope is None:
+            *kernels, h = self._shifted_kernels
+            slope = mpmath.mpf(0)
+            for kernel in kernels:
+                kernel = kernel.derivative() if which else kernel
+                shifted = kernel.evaluate(_numeric_rho(rho, dps), dps=dps + 2)
+                with mpmath.workdps(dps + GUARD_DIGITS):
+                    slope = max(slope, (abs(shifted.value - kernel_value.value) + shifted.error
+                                        + kernel_value.error) / h)
+        with mpmath.workdps(dps + GUARD_DIGITS):
+            error = kernel_value.error + 2 * slope * self.q.error
+        return Result.from_numeric(kernel_value.value, error, label=kernel_value.label,
+                                   method=f"{kernel_value.method}; q's bound propagated", dps=dps)
 
     @cached_property
     def _mp_closed_forms(self) -> tuple[Any, Any]:
@@ -284,6 +320,7 @@ class CorrelationMap:
         if form is not None and abs(value) < 1:
             return self._closed_numeric(1, value, dps, "C'(rho)")
         kernel_value = _relabel(self.derivative_kernel.evaluate(_numeric_rho(value, dps), dps=dps + 2), "k'(rho)")
+        kernel_value = self._with_q_bound(kernel_value, 1, value, dps)
         if self.natural:
             return combine(lambda k, m: k / m, kernel_value, self.second_moment, label="C'(rho)",
                            method=f"derivative kernel; {kernel_value.method}", dps=dps)
@@ -336,6 +373,7 @@ class CorrelationMap:
                        label="C'(1)", method="sigma_w2 q E[sigma'^2]/V(q)", dps=self.dps)
 
     # -- dynamics ----------------------------------------------------------------------------
+    @budgeted
     @budgeted
     def iterate(self, rho0: Any, depth: int, *, exact: bool = False, dps: int | None = None) -> Any:
         """rho_0, rho_1 = C(rho_0), ..., rho_depth.
@@ -532,6 +570,7 @@ class CorrelationMap:
 
 
 @budgeted
+@budgeted
 def correlation_map(act: Any, *, sigma_w2: Any = None, sigma_b2: Any = 0, q: Any = None,
                     dps: int | None = None) -> CorrelationMap:
     """The correlation map of ``act`` (an Activation, zoo name or expression string).
@@ -560,8 +599,8 @@ def correlation_map(act: Any, *, sigma_w2: Any = None, sigma_b2: Any = 0, q: Any
     if q is not None:
         variance = _exact_parameter(q, "q", positive=True)
     else:
-        # q* to GUARD_DIGITS more digits than asked: the map's error bounds treat q* as exact, and
-        # its residual uncertainty (relative 10^-(dps + GUARD_DIGITS)) then stays far below them.
+        # q* to GUARD_DIGITS more digits than asked: every value of the map carries q*'s bound
+        # (propagated through d/dq), which then stays far below the requested digits.
         from ncsym.depth.variance import VarianceMap
 
         vmap = VarianceMap(act, weight, bias, dps=dps + GUARD_DIGITS)

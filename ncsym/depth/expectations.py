@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import mpmath
 import numpy as np
 import sympy
 
-from ncsym.core.numbers import exact_sign, infinite_result
+from ncsym.core.numbers import exact_sign, infinite_result, tidy
 from ncsym.core.errors import ConvergenceError, NoClosedFormError, NotSquareIntegrableError
 from ncsym.core.results import GUARD_DIGITS, Result
 from ncsym.depth.inputs import _Q, RHO, _relabel
-from ncsym.symbolic.activations import Activation
+from ncsym.symbolic.activations import Activation, activation
 
 
 def _q_argument(q: Result) -> Any:
@@ -31,19 +32,62 @@ def _q_argument(q: Result) -> Any:
 
 
 def _moment(act: Activation, q: Result, dps: int, *, power: int = 2, label: str) -> Result:
-    """E[sigma(sqrt(q) z)^power] (power 1 or 2)."""
-    from ncsym.gaussian import moments as gaussian
-    if power == 1:
-        value = gaussian.gaussian_mean(act, q=_q_argument(q), dps=dps)
-    else:
-        value = gaussian.gaussian_moment(act, power, q=_q_argument(q), dps=dps)
-    return _relabel(value, label)
+    """E[sigma(sqrt(q) z)^power] (power 1 or 2); at a numeric q its error bound carries q's."""
+    return _at_variance(lambda qa: _gaussian(act, qa, dps, power=power), q, dps, label)
 
 
 def _first_hermite(act: Activation, q: Result, dps: int) -> Result:
     """a_1(q) = E[z sigma(sqrt(q) z)]."""
+    return _at_variance(lambda qa: _gaussian(act, qa, dps, power=1, z_power=1), q, dps, "a_1")
+
+
+def _gaussian(act: Activation, qa: Any, dps: int, *, power: int, z_power: int = 0) -> Result:
     from ncsym.gaussian import moments as gaussian
-    return _relabel(gaussian.expectation(act, q=_q_argument(q), z_power=1, dps=dps), "a_1")
+    return gaussian.expectation(*([act] * power), q=qa, z_power=z_power, dps=dps)
+
+
+#: Relative step of the difference quotient that estimates how a quantity moves with q.
+_Q_STEP = mpmath.mpf(10) ** -6
+
+
+def _at_variance(evaluate: Any, q: Result, dps: int, label: str) -> Result:
+    """g(q) for a Result q: exact when q is exact; else g at q's value, never labeled exact, its bound
+    widened by |dg/dq| times q's bound.
+
+    The slope is estimated from the largest change of g over q (1 +- 1e-6), doubled: an estimate
+    (the Result says ``certified=False``), adequate because q's bound is many digits below q.
+    """
+    value = _relabel(evaluate(_q_argument(q)), label)
+    if q.is_exact:
+        return value
+    with mpmath.workdps(dps + GUARD_DIGITS):
+        h = max(q.value * _Q_STEP, 10 * q.error)
+        if not (q.value - h > 0):
+            raise ConvergenceError(f"{label}: the variance {mpmath.nstr(q.value, 5)} is not separated from 0")
+        slope = mpmath.mpf(0)
+        for point in (q.value - h, q.value + h):
+            shifted = evaluate(sympy.Float(point, dps + GUARD_DIGITS))
+            slope = max(slope, (abs(shifted.value - value.value) + shifted.error + value.error) / h)
+        error = value.error + 2 * slope * q.error
+        return Result.from_numeric(value.value, error, label=label,
+                                   method=f"{value.method}; at numeric q, |d/dq| x q's bound added", dps=dps)
+
+
+def _kernel_q_slope(act: Activation, q: Result, dps: int) -> Any:
+    """A bound on |d/dq E[sigma(sqrt(q) u) sigma(sqrt(q) v)]| uniform in the correlation, or None.
+
+    d/dq k_q = E[u sigma'(sqrt(q) u) sigma(sqrt(q) v)]/sqrt(q), so by Cauchy-Schwarz
+    |d/dq k_q| <= sqrt(E[z^2 sigma'(sqrt(q) z)^2] E[sigma(sqrt(q) z)^2] / q) for every rho. None
+    when sigma' has a Dirac delta (the bound does not apply).
+    """
+    derivative = act.derivative()
+    if derivative.deltas:
+        return None
+    qa = _q_argument(q)
+    weighted = _gaussian(derivative, qa, dps, power=2, z_power=2)
+    second = _gaussian(act, qa, dps, power=2)
+    with mpmath.workdps(dps + GUARD_DIGITS):
+        return mpmath.sqrt((weighted.value + weighted.error) * (second.value + second.error) / q.value)
 
 
 def _derivative_moment(act: Activation, q: Result, dps: int) -> Result:
@@ -144,6 +188,36 @@ def _float_moment(act: Activation, *, derivative: bool = False) -> Any:
             return out.reshape(q.shape)
     _FLOAT_MOMENTS[key] = moment
     return moment
+
+
+def _small_q_moment(act: Activation) -> tuple[sympy.Expr, sympy.Expr] | None:
+    """(c1, c2) with E[sigma(sqrt(q) z)^2] = c1 q + c2 q^2 + O(q^3) as q -> 0+, for sigma(0) = 0.
+
+    From the closed form in q where there is one, else from sigma's Taylor expansion at 0
+    (sigma = a1 x + a2 x^2 + a3 x^3 + ...: c1 = a1^2, c2 = 3 (a2^2 + 2 a1 a3), as E[z^4] = 3).
+    None when sigma(0) != 0 or sigma is not smooth at 0 and has no closed form.
+
+    >>> _small_q_moment(activation("erf"))
+    (4/pi, -8/pi)
+    """
+    from ncsym.symbolic.activations import x
+
+    form = _closed_moment(act, derivative=False)
+    if form is not None:
+        try:
+            series = sympy.series(form, _Q, 0, 3).removeO()
+            c0, c1, c2 = (tidy(series.coeff(_Q, k)) for k in range(3))
+            if exact_sign(c0) == 0 and sympy.simplify(series - c1 * _Q - c2 * _Q**2) == 0:
+                return c1, c2
+        except Exception:  # sympy's series gives up on some forms
+            pass
+    for piece in act.pieces:
+        if (piece.lo == -sympy.oo or exact_sign(piece.lo) == -1) and (piece.hi == sympy.oo or exact_sign(piece.hi) == 1):
+            a = [tidy(sympy.diff(piece.expr, x, k).subs(x, 0) / sympy.factorial(k)) for k in range(4)]
+            if exact_sign(a[0]) != 0:
+                return None
+            return tidy(a[1] ** 2), tidy(3 * (a[2] ** 2 + 2 * a[1] * a[3]))
+    return None
 
 
 def _derivative_at_zero(act: Activation, dps: int) -> Result:

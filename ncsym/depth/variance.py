@@ -15,13 +15,17 @@ import mpmath
 import numpy as np
 import sympy
 
-from ncsym.core.numbers import combine, infinite_result, sign_of, tidy
+from ncsym.core.numbers import combine, exact_sign, infinite_result, sign_of, tidy
 from ncsym.core.errors import ConvergenceError, DomainError
 from ncsym.core.results import GUARD_DIGITS, Result, working_dps
 from ncsym.core.numbers import real_float
 from ncsym.core.timebound import budgeted
+from ncsym.core.numbers import real_float
+from ncsym.core.timebound import budgeted
 from ncsym.depth.correlation import CorrelationMap
-from ncsym.depth.expectations import _closed_moment, _derivative_at_zero, _derivative_moment, _float_moment, _moment
+from ncsym.depth.expectations import (
+    _closed_moment, _derivative_at_zero, _derivative_moment, _float_moment, _moment, _small_q_moment,
+)
 from ncsym.depth.inputs import _Q, _exact_parameter, _float_bisect, _show
 from ncsym.symbolic.activations import activation
 
@@ -163,6 +167,7 @@ class VarianceMap:
 
 
 @budgeted
+@budgeted
 def variance_map(act: Any, sigma_w2: Any, sigma_b2: Any, *, q0: Any = 1, dps: int | None = None) -> VarianceMap:
     """The variance map of ``act`` with weight variance ``sigma_w2`` and bias variance ``sigma_b2``.
 
@@ -174,8 +179,49 @@ def variance_map(act: Any, sigma_w2: Any, sigma_b2: Any, *, q0: Any = 1, dps: in
     return VarianceMap(act, sigma_w2, sigma_b2, q0=q0, dps=dps)
 
 
+#: How far below q0 the search for a positive fixed variance goes (q0 2^-100 ~ 1e-30 q0) before
 #: reporting that the variance collapses to 0 (possible only when sigma(0) = 0 and sigma_b2 = 0).
 _COLLAPSE_HALVINGS = 100
+#: The same when the expansion of V(q) - q at q = 0 shows that q = 0 attracts; below that the
+#: expansion decides. float64 still sees the sign of V(q) - q ~ -(1 - sigma_w2 c1) q at q0 2^-30
+#: below the critical sigma_w2, and that of V(q) - q ~ c2 q^2 at q0 2^-14 ~ 6e-5 q0 at it (closed
+#: forms such as (1 - exp(-2q))/2 for sin lose ~1e-16 absolutely to cancellation).
+_ATTRACTING_HALVINGS = {"below": 30, "critical": 14}
+
+
+def _zero_attracts(act: Any, sigma_w2: Any, sigma_b2: Any) -> tuple[int | None, str]:
+    """The sign of V(q) - q as q -> 0+ when V(0) = 0 (sigma(0) = 0, no bias), with the reason.
+
+    V(q) - q = (sigma_w2 c1 - 1) q + sigma_w2 c2 q^2 + O(q^3) (see ``_small_q_moment``): -1 when
+    q = 0 attracts (below critical, or at it with c2 < 0, as for tanh and erf), +1 when it repels,
+    None when there is no such expansion or a bias. ``sigma_w2`` is a sympy number or a float
+    (a float within 8 ulps of the critical value counts as critical: a float grid cannot hold an
+    irrational critical sigma_w2 such as pi/4).
+    """
+    if isinstance(sigma_b2, Result):
+        if not sigma_b2.is_exact or exact_sign(sigma_b2.exact) != 0:
+            return None, ""
+    elif sigma_b2 != 0:
+        return None, ""
+    expansion = _small_q_moment(act)
+    if expansion is None:
+        return None, ""
+    c1, c2 = expansion
+    if isinstance(sigma_w2, Result):
+        if not sigma_w2.is_exact:
+            return None, ""
+        lead = exact_sign(sigma_w2.exact * c1 - 1)
+    else:
+        value = float(sigma_w2) * float(c1) - 1
+        lead = 0 if abs(value) <= 8 * np.finfo(float).eps else (1 if value > 0 else -1)
+    if lead is None:
+        return None, ""
+    if lead != 0:
+        return lead, f"V(q) - q = (sigma_w2 {c1} - 1) q + O(q^2), {'< 0' if lead < 0 else '> 0'} as q -> 0"
+    second = exact_sign(c2)
+    if not second:
+        return None, ""
+    return second, f"critical: V(q) - q = sigma_w2 ({c2}) q^2 + O(q^3) as q -> 0"
 
 
 def _solve_variance(vmap: VarianceMap) -> tuple[str, Result | None]:
@@ -206,13 +252,18 @@ def _solve_variance(vmap: VarianceMap) -> tuple[str, Result | None]:
         else:
             return "diverges", None
     else:
+        near_zero, why = _zero_attracts(vmap.activation, vmap.sigma_w2, vmap.sigma_b2)
+        halvings = _COLLAPSE_HALVINGS if near_zero != -1 else \
+            _ATTRACTING_HALVINGS["critical" if why.startswith("critical") else "below"]
         lo, hi = start, start
-        for _ in range(_COLLAPSE_HALVINGS + 1):
+        for _ in range(halvings + 1):
             lo = lo / 2
-            if lo < start * 2.0**-_COLLAPSE_HALVINGS:
-                return "collapses", Result.from_exact(
-                    sympy.Integer(0), label="q*", method=f"V(q) < q for q = q0 2^-k, k = 0..{_COLLAPSE_HALVINGS}",
-                    dps=dps)
+            if lo < start * 2.0**-halvings:
+                if near_zero == 1:
+                    raise ConvergenceError(f"{vmap!r}: q = 0 repels ({why}), yet no positive fixed variance "
+                                           f"was found above q0 2^-{halvings}")
+                method = f"V(q) < q for q = q0 2^-k, k = 0..{halvings}" + (f"; {why}" if why else "")
+                return "collapses", Result.from_exact(sympy.Integer(0), label="q*", method=method, dps=dps)
             if f(lo) >= 0:
                 break
             hi = lo
@@ -262,6 +313,7 @@ def _refine_variance(vmap: VarianceMap, guess: float, dps: int) -> Result:
 
 
 @budgeted
+@budgeted
 def phase_diagram(act: Any, sigma_w2_grid: Sequence[float], sigma_b2_grid: Sequence[float], *,
                   q0: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """q* and chi_1 on a (sigma_w2, sigma_b2) grid, float64, shape (len(w grid), len(b grid)).
@@ -280,13 +332,24 @@ def phase_diagram(act: Any, sigma_w2_grid: Sequence[float], sigma_b2_grid: Seque
     if w.ndim != 1 or b.ndim != 1 or np.isnan(w).any() or np.isnan(b).any() or (w <= 0).any() or (b < 0).any():
         raise DomainError("phase_diagram needs 1-D grids with sigma_w2 > 0 and sigma_b2 >= 0, no NaN")
     q0 = real_float(q0, "q0")
+    q0 = real_float(q0, "q0")
     if not (math.isfinite(q0) and q0 > 0):
         raise DomainError(f"q0 must be positive, got {q0!r}")
     W, B = np.meshgrid(w, b, indexing="ij")
     W, B = W.ravel(), B.ravel()
     moment = _float_moment(act)
     f = lambda t: W * moment(t) + B - t  # noqa: E731
-    q_star = _vector_fixed_point(f, W.size, q0)
+    attracting = np.zeros(W.size, dtype=bool)
+    critical = np.zeros(W.size, dtype=bool)
+    expansion = _small_q_moment(act)
+    if expansion is not None and (B == 0).any():
+        signs = {value: _zero_attracts(act, value, 0)[0] for value in np.unique(W[B == 0])}
+        attracting = (B == 0) & np.array([signs.get(value) == -1 if b0 == 0 else False for value, b0 in zip(W, B)])
+        c1 = float(expansion[0])
+        critical = attracting & (np.abs(W * c1 - 1) <= 8 * np.finfo(float).eps)
+    floor = np.where(critical, q0 * 2.0**-_ATTRACTING_HALVINGS["critical"],
+                     np.where(attracting, q0 * 2.0**-_ATTRACTING_HALVINGS["below"], q0 * 2.0**-_COLLAPSE_HALVINGS))
+    q_star = _vector_fixed_point(f, W.size, q0, floor)
     chi = np.full(W.size, np.nan)
     finite = np.isfinite(q_star) & (q_star > 0)
     if finite.any():
@@ -294,12 +357,15 @@ def phase_diagram(act: Any, sigma_w2_grid: Sequence[float], sigma_b2_grid: Seque
     collapsed = q_star == 0
     if collapsed.any():
         chi[collapsed] = W[collapsed] * float(_derivative_at_zero(act, 15))
+    # on the critical line at sigma_b2 = 0 chi_1 is exactly 1; the float grid holds sigma_w2 to an ulp
+    chi[critical & collapsed] = 1.0
     shape = (w.size, b.size)
     return q_star.reshape(shape), chi.reshape(shape)
 
 
-def _vector_fixed_point(f: Any, size: int, q0: float) -> np.ndarray:
-    """Vectorized version of the bracket-and-bisect search of :func:`_solve_variance`."""
+def _vector_fixed_point(f: Any, size: int, q0: float, floor: Any) -> np.ndarray:
+    """Vectorized version of the bracket-and-bisect search of :func:`_solve_variance`; the downward
+    search stops at ``floor`` (per point, as there) and reports q* = 0."""
     start = np.full(size, q0)
     f0 = f(start)
     lo, hi = start.copy(), start.copy()
@@ -325,7 +391,7 @@ def _vector_fixed_point(f: Any, size: int, q0: float) -> np.ndarray:
         lo = np.where(active, lo / 2, lo)
         value = f(lo)
         done = active & (value >= 0)
-        gone = active & (lo < q0 * 2.0**-_COLLAPSE_HALVINGS)
+        gone = active & (lo < floor)
         hi = np.where(active & ~done, lo, hi)
         result[gone & ~done] = 0.0
         active &= ~done & ~gone
