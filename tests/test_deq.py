@@ -126,9 +126,56 @@ def test_tanh_two_inputs_against_quadrature_iteration():
     assert k.error < 1e-10
 
 
-def test_tanh_has_no_mpmath_route():
-    with pytest.raises(NoClosedFormError):
-        deq_kernel(zoo.tanh, np.eye(2), sigma_w2=0.36, sigma_u2=1, dps=30)
+def _gaussian_mp(f, q):
+    """E[f(sqrt(q) z)] by 1-D mpmath quadrature (independent of ncsym's kernels)."""
+    root = mpmath.sqrt(q)
+    return mpmath.quad(lambda z: f(root * z) * mpmath.exp(-z * z / 2), [-mpmath.inf, 0, mpmath.inf]) / mpmath.sqrt(
+        2 * mpmath.pi)
+
+
+def test_tanh_diagonal_to_high_precision_without_a_closed_form():
+    k = deq_kernel(zoo.tanh, np.array([[1.0, 0.0]]), sigma_w2=0.36, sigma_u2=1, dps=30)
+    assert k.mp_error < mpmath.mpf(10) ** -30
+    with mpmath.workdps(40):
+        q = k.mp_preactivation[0, 0]
+        residual = mpmath.mpf(9) / 25 * _gaussian_mp(lambda t: mpmath.tanh(t) ** 2, q) + mpmath.mpf(1) / 2 - q
+        assert abs(residual) < 2 * k.mp_error + mpmath.mpf(10) ** -31
+
+
+@pytest.mark.slow
+def test_tanh_kernel_to_high_precision_without_a_closed_form():
+    X = np.array([[1.0, 0.0], [0.6, 0.8]])
+    k = deq_kernel(zoo.tanh, X, sigma_w2=0.36, sigma_u2=1, dps=25)
+    assert k.mp_error < mpmath.mpf(10) ** -25
+    # the float64 route (quadrature kernel matrix) agrees within its own bound
+    assert max(abs(float(k.mp_preactivation[a, b]) - k.preactivation[a, b]) for a in range(2) for b in range(2)) \
+        <= k.error + 1e-15
+    # the diagonal solves q = sigma_w2 E[tanh(sqrt(q) z)^2] + sigma_u2 K0_aa, by independent quadrature
+    with mpmath.workdps(35):
+        # the float inputs as the exact binary numbers the computation reads (sigma_w2 = 0.36 is read as 9/25)
+        K0 = [mpmath.mpf(1) / 2, (mpmath.mpf(0.6) ** 2 + mpmath.mpf(0.8) ** 2) / 2]
+        for a in range(2):
+            q = k.mp_preactivation[a, a]
+            residual = mpmath.mpf(9) / 25 * _gaussian_mp(lambda t: mpmath.tanh(t) ** 2, q) + K0[a] - q
+            assert abs(residual) < 2 * k.mp_error + mpmath.mpf(10) ** -26
+
+
+@pytest.mark.slow
+def test_tanh_high_precision_off_diagonal_against_an_independent_mehler_series():
+    """T(K*)_01 from Hermite coefficients computed by 1-D quadrature: within (1 + rate) of the bound."""
+    X = np.array([[1.0, 0.0], [0.6, 0.8]])
+    k = deq_kernel(zoo.tanh, X, sigma_w2=0.36, sigma_u2=1, dps=20)
+    with mpmath.workdps(30):
+        qs, c = (k.mp_preactivation[0, 0], k.mp_preactivation[1, 1]), k.mp_preactivation[0, 1]
+        rho = c / mpmath.sqrt(qs[0] * qs[1])
+        total = mpmath.mpf(0)
+        for n in range(1, 90, 2):   # tanh is odd: odd Hermite coefficients only
+            # He_n(z) = 2^(-n/2) H_n(z / sqrt 2), z = t / sqrt(q)
+            a = [_gaussian_mp(lambda t: mpmath.tanh(t) * mpmath.hermite(n, t / mpmath.sqrt(2 * q)) /
+                              mpmath.sqrt(2) ** n, q) for q in qs]
+            total += a[0] * a[1] / mpmath.factorial(n) * rho**n
+        residual = mpmath.mpf(9) / 25 * total + mpmath.mpf(0.6) / 2 - c
+        assert abs(residual) < 3 * k.mp_error + mpmath.mpf(10) ** -19
 
 
 # -- contraction condition ---------------------------------------------------------------------------
@@ -177,7 +224,7 @@ def test_bad_inputs():
 
 
 @pytest.mark.parametrize("act, P, n_in", [(zoo.erf, 14, 10), (zoo.tanh, 5, 3)])
-def test_kernel_strictly_positive_definite_for_distinct_inputs(act, P, n_in):
+def test_kernel_strictly_positive_definite_for_non_parallel_inputs(act, P, n_in):
     X = paper_inputs(P, n_in, seed=4)   # P > n_in distinct inputs: K0 is singular
     k = deq_kernel(act, X, sigma_w2=TANH_W2, sigma_u2=TANH_U2)
     assert np.linalg.eigvalsh(k.input_kernel)[0] < 1e-12
@@ -185,6 +232,43 @@ def test_kernel_strictly_positive_definite_for_distinct_inputs(act, P, n_in):
     assert k.output_min_eigenvalue > 1e-3
     linear = deq_kernel(zoo.identity, X, sigma_w2=TANH_W2, sigma_u2=TANH_U2)
     assert abs(linear.min_eigenvalue) < 1e-10   # no nonlinearity, no positivity beyond K0
+    assert k.definiteness.holds is True and linear.definiteness.holds is not True
+
+
+_V = np.array([1.0, 0.3, -0.5])
+
+
+@pytest.mark.parametrize("act, X, null", [
+    (zoo.tanh, [_V, -_V], [1, 1]),           # odd phi, x and -x: k(-1) = -k(1)
+    (zoo.erf, [_V, -_V], [1, 1]),
+    (zoo.relu, [_V, 2 * _V], [2, -1]),       # positively homogeneous phi, x and 2x
+    (zoo.relu, [_V, [0.2, 1.0, 0.1], 0.5 * _V], [0.5, 0, -1]),
+    (zoo.identity, [_V, -3 * _V], [-3, -1]),
+    (zoo.gelu, [_V, _V], [1, -1]),           # a repeated input, any phi
+])
+def test_kernel_singular_where_the_hypothesis_fails(act, X, null):
+    k = deq_kernel(act, np.array(X), sigma_w2=0.36, sigma_u2=1)
+    d = k.definiteness
+    assert d.holds is False and "singular" in d.reason and k.min_eigenvalue == 0.0
+    c = np.asarray(null, dtype=float)
+    assert np.allclose(d.null_vector / np.abs(d.null_vector).max(), c / np.abs(c).max())
+    # independently of the verdict: the iterated K* annihilates the vector up to its error bound
+    assert abs(c @ k.preactivation @ c) <= (c @ c) * k.preactivation.shape[0] * k.error + 1e-14
+    assert abs(np.linalg.eigvalsh(k.preactivation)[0]) <= 3 * k.error + 1e-14
+
+
+@pytest.mark.parametrize("act, X", [
+    (zoo.relu, [_V, -_V]),                   # parallel but definite: relu(u), relu(-u) independent
+    (zoo.tanh, [_V, 2 * _V]),                # parallel but definite: tanh(2u) is no multiple of tanh(u)
+    (zoo.gelu, [_V, -_V]),
+    (zoo.tanh, [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]),   # K0 singular, pairwise non-parallel: by theorem
+])
+def test_kernel_definite_on_the_other_side(act, X):
+    k = deq_kernel(act, np.array(X), sigma_w2=0.36, sigma_u2=1)
+    d = k.definiteness
+    assert d.holds is True
+    # the eigenvalue itself is resolved: far above the Weyl bound from the entrywise error
+    assert k.min_eigenvalue > 10 * d.bound > 0
 
 
 # -- finite-width sampler -----------------------------------------------------------------------------

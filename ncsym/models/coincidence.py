@@ -10,7 +10,10 @@ no bias, first-layer weights of variance 1/(2n), later weights of variance
 If the outputs were independent across inputs and coordinates, N would be Binomial(4^n, 2^-n),
 about Poisson with mean 2^n, and Pr[P] about exp(-2^n). What holds exactly, for every
 activation and width: E[N] = 2^n (given the hidden layers, the n readout units are i.i.d.
-symmetric Gaussians). The variance is where activations differ:
+symmetric Gaussians), provided the last hidden layer is nonzero on every input, which fails
+with positive probability only when sigma vanishes on a half-line (relu at small width can
+switch every unit off on an input, whose outputs are then 0, not negative). The variance is
+where activations differ:
 
     Var N = sum_{x, x'} E[p(rho_C(x, x'))^n] - 4^n,    p(r) = 1/4 + arcsin(r) / (2 pi),
 

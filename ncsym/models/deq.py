@@ -31,6 +31,18 @@ sufficient, not necessary (relu's diagonal map contracts for sigma_w2 < 2): when
 :class:`ContractionWarning` is issued (or :class:`DomainError` with ``strict=True``) and the
 iteration still runs, raising :class:`ConvergenceError` if it does not settle.
 
+Positive definiteness: K* is strictly positive definite for pairwise non-parallel inputs and a
+non-polynomial phi (Gao, Huo, Liu & Gao 2023), but not for every set of distinct inputs: odd phi
+on {x, -x} and positively homogeneous phi on {x, 2x} give a singular K* (decided, with the
+reason, by ``DEQKernel.definiteness``; see :mod:`ncsym.models.deq_definiteness`). Digits
+beyond float64 (``dps=``) go through the closed-form dual kernel where there is one, else the
+numeric dual kernels (:mod:`ncsym.models.deq_precision`).
+
+The NTK of a DEQ (the kernel of the gradient through the implicit fixed point) is not
+computed here: Gao et al. 2023 treat the NNGP kernel; the equilibrium NTK is studied by Feng &
+Kolter ("On the neural tangent kernel of equilibrium models"), and a DEQ NTK would need the
+derivative kernel at K* and the implicit-function Jacobian, which ncsym does not model yet.
+
 The finite-width sampler lives in ``deq_sampling`` (:func:`deq_fixed_points`,
 :func:`deq_statistics`, :func:`deq_crosscheck`): it draws the real shared weights, batched over
 networks, and is numpy only in its loop.
@@ -192,7 +204,7 @@ class ContractionCheck:
 
 
 def contraction_check(act: Any, sigma_w2: Any, *, lipschitz: Any = None) -> ContractionCheck:
-    """Check ``sigma_w2 * Lip(phi)^2 < 1``, the condition under which the DEQ kernel exists and is unique.
+    """Check ``sigma_w2 * Lip(phi)^2 < 1``, sufficient for the DEQ kernel to exist and be unique.
 
     ``lipschitz`` overrides the computed constant (a number you know for your activation).
 
@@ -254,10 +266,13 @@ class DEQKernel:
     - ``error``: a bound on every entry of ``preactivation`` from the contraction's
       a-posteriori estimate plus the propagated evaluation error of V (None without a
       contraction certificate); ``residual``: max |T(K) - K| at the last iterate;
-    - ``min_eigenvalue`` / ``output_min_eigenvalue``: smallest eigenvalues (> 0 for
-      distinct inputs and a non-polynomial phi);
+    - ``min_eigenvalue`` / ``output_min_eigenvalue``: smallest eigenvalues (float64; 0.0 when
+      K* is proved singular); ``definiteness``: whether K* is strictly positive definite and
+      why (:func:`ncsym.models.deq_definiteness.definiteness`). Distinct inputs are not enough:
+      odd phi on {x, -x} and relu on {x, 2x} give a singular K*; pairwise non-parallel inputs
+      and a non-polynomial phi give a definite one (Gao et al. 2023);
     - ``mp_preactivation`` / ``mp_error``: the same fixed point as an mpmath matrix at ``dps``
-      digits when requested (closed-form dual kernels only).
+      digits when requested (any activation with a certified contraction).
     """
 
     activation: Activation
@@ -282,7 +297,16 @@ class DEQKernel:
         return self.sigma_w2 * self.output
 
     @property
+    def definiteness(self) -> Any:
+        """Whether K* is strictly positive definite, with the reason (a ``Definiteness``)."""
+        from ncsym.models.deq_definiteness import definiteness
+
+        return definiteness(self)
+
+    @property
     def min_eigenvalue(self) -> float:
+        if self.definiteness.holds is False:
+            return 0.0  # proved singular: the float64 eigenvalue is rounding noise
         return float(np.linalg.eigvalsh(self.preactivation)[0])
 
     @property
@@ -343,7 +367,8 @@ def deq_kernel(act: Any, X: Any, *, sigma_w2: Any, sigma_u2: Any, tol: float = 1
     max |T(K) - K| <= tol * max K_aa, after checking the contraction condition
     ``sigma_w2 Lip(phi)^2 < 1`` (:func:`contraction_check`; ``strict=True`` raises
     :class:`DomainError` when it fails, else a :class:`ContractionWarning` is issued).
-    ``dps`` adds an mpmath fixed point to that many digits (closed-form dual kernels only).
+    ``dps`` adds an mpmath fixed point to that many digits: through the closed-form dual kernel
+    when there is one, else through the numeric dual kernels (:mod:`ncsym.models.deq_precision`).
 
     >>> X = np.array([[1.0, 0.0], [0.0, 1.0]])
     >>> k = deq_kernel("relu", X, sigma_w2=0.5, sigma_u2=1)
@@ -418,7 +443,13 @@ def _mp_fixed_point(act: Activation, data: np.ndarray, w: sympy.Expr, u: sympy.E
                     check: ContractionCheck, dps: int, max_iter: int) -> tuple[Any, Any]:
     if not check.holds:
         raise DomainError("the mpmath DEQ kernel needs a certified contraction for its error bound")
-    kernel = _mp_kernel_function(act)
+    try:
+        kernel = _mp_kernel_function(act)
+    except NoClosedFormError:
+        from ncsym.models.deq_precision import numeric_fixed_point
+
+        matrix, error, _ = numeric_fixed_point(act, data, w, u, check, dps, max_iter)
+        return matrix, error
     work = dps + GUARD_DIGITS
     P, d = data.shape
     with mpmath.workdps(work):
