@@ -16,7 +16,7 @@ import sympy
 
 from ncsym.symbolic import zoo
 from ncsym.symbolic.activations import x
-from ncsym.symbolic.tokenizer import CONSTANT_NAMES, MAX_EXPONENT, MAX_HERMITE_ORDER, VARIABLE_NAMES
+from ncsym.symbolic.tokenizer import CONSTANT_NAMES, MAX_EXPONENT, MAX_HERMITE_DEGREE, VARIABLE_NAMES
 
 if TYPE_CHECKING:  # the parser calls the builders; they call back only its methods
     from ncsym.symbolic.grammar import _Parser, _Value
@@ -145,7 +145,7 @@ def _zoo(name: str) -> Callable:
 
 
 def _order(parser: _Parser, name: str, order: sympy.Expr, argument: sympy.Expr, position: int) -> None:
-    limit = MAX_HERMITE_ORDER if name == "hermite" else MAX_EXPONENT
+    limit = MAX_HERMITE_DEGREE if name == "hermite" else MAX_EXPONENT
     if not (order.is_Integer and 0 <= order <= limit):
         raise parser.error(f"the order of {name} must be an integer from 0 to {limit}", position)
     if not argument.free_symbols:

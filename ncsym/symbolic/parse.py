@@ -61,7 +61,7 @@ from ncsym.symbolic.activations import x
 from ncsym.symbolic.functions import FUNCTION_NAMES, FUNCTIONS  # noqa: F401  (the function table)
 from ncsym.symbolic.grammar import _HINTS, _describe, _Parser
 from ncsym.symbolic.tokenizer import (  # noqa: F401  (the limits are documented here)
-    CONSTANT_NAMES, MAX_ARGUMENT, MAX_CONDITIONS, MAX_DIGITS, MAX_EXPONENT, MAX_HERMITE_ORDER, MAX_LENGTH,
+    CONSTANT_NAMES, MAX_ARGUMENT, MAX_CONDITIONS, MAX_DIGITS, MAX_EXPONENT, MAX_HERMITE_DEGREE, MAX_LENGTH,
     MAX_LOG10, MAX_NAME_LENGTH, MAX_NESTING, MAX_RADICAND_DIGITS, MAX_SECONDS, MAX_TOKENS, VARIABLE_NAMES,
     _digits,
 )

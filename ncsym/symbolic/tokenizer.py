@@ -38,8 +38,8 @@ MAX_LOG10 = 1000
 MAX_ARGUMENT = 1000
 #: Largest |exponent| on an expression in x, and largest monomial degree.
 MAX_EXPONENT = 1000
-#: Largest Hermite order.
-MAX_HERMITE_ORDER = 100
+#: Largest degree of the Hermite polynomial activation hermite(u, k) (and of zoo.hermite).
+MAX_HERMITE_DEGREE = 100
 #: Total decimal digits of the exact numbers under roots: sympy factors radicands.
 MAX_RADICAND_DIGITS = 60
 #: Most comparisons and boolean operators: sympy's And/Or simplification is quadratic.

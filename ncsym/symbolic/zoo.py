@@ -20,7 +20,8 @@ from typing import Any, Callable
 import sympy
 
 from ncsym.symbolic.activations import Activation, exact_number, x
-from ncsym.core.errors import ActivationParseError, DomainError
+from ncsym.core.errors import ActivationParseError, DomainError, check_integer
+from ncsym.symbolic.tokenizer import MAX_EXPONENT, MAX_HERMITE_DEGREE
 
 __all__ = [
     "relu", "abs", "step", "sign", "identity", "hard_tanh", "gelu", "gelu_tanh", "silu",
@@ -86,14 +87,22 @@ def elu(alpha: Any = 1) -> Activation:
 
 
 def monomial(k: int = 2) -> Activation:
-    """x**k."""
-    k = _order(k)
+    """x**k, for an integer degree 0 <= k <= MAX_EXPONENT of the string grammar.
+
+    >>> monomial(3).expr
+    x**3
+    """
+    k = _order(k, MAX_EXPONENT)
     return _make(f"monomial({k})", x**k)
 
 
 def hermite(k: int = 2) -> Activation:
-    """The normalized probabilists' Hermite polynomial He_k(x)/sqrt(k!)."""
-    k = _order(k)
+    """The normalized probabilists' Hermite polynomial He_k(x)/sqrt(k!), 0 <= k <= MAX_HERMITE_DEGREE.
+
+    >>> hermite(2).expr
+    sqrt(2)*(x**2 - 1)/2
+    """
+    k = _order(k, MAX_HERMITE_DEGREE)
     return _make(f"hermite({k})", sympy.hermite_prob(k, x) / sympy.sqrt(sympy.factorial(k)))
 
 
@@ -107,10 +116,11 @@ def shaped_relu(c_plus: Any = 0, c_minus: Any = -1, n: Any = sympy.Symbol("n", p
     return _make(f"shaped_relu({cp}, {cm}, {width})", s_plus * sympy.Max(x, 0) + s_minus * sympy.Min(x, 0))
 
 
-def _order(k: Any) -> int:
-    if isinstance(k, bool) or int(k) != k or k < 0:
-        raise DomainError(f"order must be a non-negative integer, got {k!r}")
-    return int(k)
+def _order(k: Any, limit: int) -> int:
+    """A degree given as an integer (an integral sympy or float value too), at most ``limit``."""
+    if isinstance(k, sympy.Basic) and k.is_Integer or isinstance(k, float) and k.is_integer():
+        k = int(k)
+    return check_integer(k, "order", 0, limit)
 
 
 _FIXED = {a.name: a for a in (relu, abs, step, sign, identity, hard_tanh, gelu, gelu_tanh, silu, tanh,
