@@ -20,9 +20,10 @@ sqrt(6)*(x**3 - 3*x)/6
 
 from ncsym.core.errors import (
     ActivationParseError, ConvergenceError, DomainError, NcsymError, NoClosedFormError, NonFiniteError,
-    NonFiniteWarning, NotSquareIntegrableError,
+    NonFiniteWarning, NotSquareIntegrableError, TimeBudgetError,
 )
 from ncsym.core.results import Result
+from ncsym.core.timebound import get_time_budget, set_time_budget, time_budget
 from ncsym.symbolic import zoo
 from ncsym.symbolic.activations import Activation, activation, x
 from ncsym.symbolic.parse import parse_expression
@@ -73,6 +74,7 @@ __all__ = [
     # errors and results
     "NcsymError", "ActivationParseError", "DomainError", "NotSquareIntegrableError", "NoClosedFormError",
     "ConvergenceError", "NonFiniteError", "NonFiniteWarning", "Result",
+    "TimeBudgetError", "set_time_budget", "get_time_budget", "time_budget",
     # activations
     "Activation", "activation", "parse_expression", "x", "zoo",
     "relu", "step", "sign", "identity", "hard_tanh", "gelu", "gelu_tanh", "silu", "tanh", "erf", "sigmoid",
