@@ -241,6 +241,9 @@ def _envelope(expr, v, flint):
             if isinstance(expr, sympy.exp) and v.is_nonnegative and _number(slope, flint) <= 0:
                 return A, 0, arb(0)  # a decaying exponential on a half-line
             return A, 0, abs(_number(slope, flint)).upper()
+        inner = _envelope(arg, v, flint)
+        if inner[1] == 0 and inner[2] == 0:  # a bounded argument: |exp(u)|, |sinh u|, |cosh u| <= e^|u|
+            return inner[0].exp().upper(), 0, arb(0)
     if isinstance(expr, sympy.log):
         arg = expr.args[0]
         floor = _lower_bound(arg, v, flint)

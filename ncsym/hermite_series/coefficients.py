@@ -15,7 +15,10 @@ Routes, tried in this order by ``method="auto"``:
    coefficients of W(t) = E[sigma(sqrt(q) z + t)] follow a linear recurrence (sympy.holonomic)
    and a_n = q^{n/2} sqrt(n!) W^(n)(0) / n!;
 3. numeric (tanh, sigmoid, softplus, silu, gelu_tanh, ...): Gauss-Legendre panels shaped by
-   the activation's analytic strip, all h_n at once by their recurrence, with an error bound.
+   the activation's analytic strip, all h_n at once by their recurrence. With python-flint the
+   panels run in ball arithmetic with a proved error bound (:mod:`ncsym.hermite_series.certified`,
+   ``result.certified`` True); without it, or where no ball rule applies, the bound is the gap
+   between two rules (an estimate; the method says why).
 
 >>> from ncsym import zoo
 >>> [a.exact for a in hermite_coefficients(zoo.relu, 3)]
@@ -164,7 +167,8 @@ def _compute(act: Activation, n_max: int, q: sympy.Expr, method: str, dps: int) 
     # sigma - c odd (sigmoid: c = 1/2) makes a_0 = c and every even a_n, n >= 2, exactly 0.
     offset = act.odd_about
     shifted = act if not offset else Activation(act.expr - offset, name=f"{act.name} - ({offset})")
-    values, errors, details = quadrature_coefficients(shifted, n_max, q, dps)
+    values, errors, details, method = _numeric_coefficients(shifted, n_max, q, dps)
+    certified = bool(details.get("certified"))
     if offset:
         values[0], errors[0] = offset, mpmath.mpf(0)
     out = []
@@ -176,9 +180,27 @@ def _compute(act: Activation, n_max: int, q: sympy.Expr, method: str, dps: int) 
             out.append(Result.from_exact(sympy.Integer(0), label=_label(act, n, q),
                                          method="exact: parity of the activation", dps=dps))
         else:
-            out.append(Result.from_numeric(value, error, label=_label(act, n, q), method=NUMERIC_METHOD,
-                                           dps=dps, details=details))
+            out.append(Result.from_numeric(value, error, label=_label(act, n, q), method=method,
+                                           dps=dps, details=details, certified=certified))
     return tuple(out)
+
+
+def _numeric_coefficients(act: Activation, n_max: int, q: sympy.Expr, dps: int) -> tuple[list, list, dict, str]:
+    """Ball Gauss-Legendre (proved bounds) where python-flint can write the pieces, else the
+    mpmath panels (estimated bounds), saying why in the method and details."""
+    from ncsym.gaussian.certified import FLINT_MISSING, flint_or_none
+    from ncsym.hermite_series.certified import METHOD, certified_coefficients
+
+    reason = FLINT_MISSING
+    if flint_or_none() is not None:
+        try:
+            values, errors, details = certified_coefficients(act, n_max, q, dps)
+            return values, errors, details, METHOD
+        except DomainError as exc:  # no ball rule or growth bound for a sub-expression
+            reason = str(exc)
+    values, errors, details = quadrature_coefficients(act, n_max, q, dps)
+    details["not_certified"] = reason
+    return values, errors, details, f"{NUMERIC_METHOD} (estimated error: {reason})"
 
 
 def _exact_result(expr: sympy.Expr, value: Any, label: str, method: str, dps: int) -> Result:
@@ -208,7 +230,7 @@ def hermite_coefficients_squared(act: Any, n_max: int, *, q: Any = 1, method: st
             with mpmath.workdps(a.dps + GUARD_DIGITS):
                 error = 2 * abs(a.value) * a.error + a.error**2
                 out.append(Result.from_numeric(a.value**2, error, label=label, method=a.method, dps=a.dps,
-                                               details=a.details))
+                                               details=a.details, certified=a.certified))
     return tuple(out)
 
 
@@ -235,6 +257,12 @@ def _second_moment(act: Activation, q: sympy.Expr, dps: int, try_exact: bool) ->
                 return moment
         except (ImportError, NoClosedFormError, NotImplementedError, TypeError):
             pass
+    from ncsym.gaussian.moments import gaussian_moment
+
+    try:  # a proved enclosure (arb ball integration) where python-flint can write the integrand
+        return gaussian_moment(act, 2, q=q, method="certified", dps=dps)
+    except (DomainError, NotImplementedError):
+        pass
     value, error = quadrature_second_moment(act, q, dps)
     return Result.from_numeric(value, error, label=f"E[{act.name}^2]", method="numeric: Gauss-Legendre panels",
                                dps=dps)
@@ -268,7 +296,9 @@ def parseval_tail(act: Any, n_max: int, *, q: Any = 1, dps: int | None = None) -
     with mpmath.workdps(dps + GUARD_DIGITS + 10):
         value = moment.value - mpmath.fsum(s.value for s in squares)
         error = moment.error + mpmath.fsum(s.error for s in squares)
-    return Result.from_numeric(value, error, label=label, method="numeric: E[sigma^2] minus squares", dps=dps)
+    proved = moment.certified and all(s.certified for s in squares)
+    return Result.from_numeric(value, error, label=label, method="numeric: E[sigma^2] minus squares", dps=dps,
+                               certified=proved)
 
 
 # -- decay diagnostics -------------------------------------------------------------------------------

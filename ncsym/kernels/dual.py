@@ -297,7 +297,8 @@ class DualKernel:
 
     def _numeric_result(self, value: Any, dps: int, label: str) -> Result:
         result, error, method = self._mp_value(value, dps)
-        return Result.from_numeric(result, error, label=label, method=method, dps=dps)
+        return Result.from_numeric(result, error, label=label, method=method, dps=dps,
+                                   certified=method.startswith("certified"))
 
     # -- series and derived kernels -------------------------------------------------------------
     def taylor_coefficients(self, n_max: int, *, dps: int | None = None) -> tuple[Result, ...]:

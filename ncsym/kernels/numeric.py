@@ -340,7 +340,15 @@ def numeric_kernel_matrix(act: Activation, correlation: np.ndarray, diag: np.nda
 # -- arbitrary precision -----------------------------------------------------------------------------
 
 def mp_kernel_value(act: Activation, q1: sympy.Expr, q2: sympy.Expr, value: Any, dps: int) -> tuple[Any, Any, str]:
-    """(k(value), error bound, method) at ``dps`` digits for an activation without a closed form."""
+    """(k(value), error bound, method) at ``dps`` digits for an activation without a closed form.
+
+    A method starting with "certified" means the bound is proved (ball arithmetic)."""
+    try:
+        certified = certified_mehler_value(act, q1, q2, value, dps)
+    except (NcsymError, NotImplementedError, ValueError, TypeError):
+        certified = None
+    if certified is not None:
+        return certified
     series = _mp_mehler(act, q1, q2, value, dps)
     if series is not None:
         return series
@@ -377,6 +385,85 @@ def _mp_mehler(act: Activation, q1: sympy.Expr, q2: sympy.Expr, value: Any, dps:
             if error <= target:
                 return total, error, f"Mehler series, {n_max + 1} terms, rigorous Parseval tail bound"
     return None
+
+
+#: Beyond this |rho| the Mehler series converges too slowly for a certified sum to be cheap.
+CERTIFIED_RHO_MAX = 0.95
+
+
+def certified_mehler_value(act: Activation, q1: sympy.Expr, q2: sympy.Expr, value: Any,
+                           dps: int) -> tuple[Any, Any, str] | None:
+    """k(rho) = sum_{n <= N} a_n(q1) a_n(q2) rho^n plus a proved tail, all in arb balls, or None.
+
+    The a_n come from :func:`ncsym.hermite_series.certified.certified_coefficients` (each only
+    as precise as rho^n asks), E[sigma^2] from arb ball integration, and the tail from
+    Cauchy-Schwarz and Parseval: |sum_{n > N} a_n(q1) a_n(q2) rho^n| <= |rho|^(N+1) sqrt(T_N(q1) T_N(q2))
+    with T_N(q) = E[sigma(sqrt(q) z)^2] - sum_{n <= N} a_n(q)^2 (an upper bound, as a ball).
+    None when python-flint is missing, |rho| > CERTIFIED_RHO_MAX, or no ball rule applies.
+    """
+    from ncsym.gaussian.certified import bits_for, flint_or_none, to_mp
+    from ncsym.gaussian.moments import gaussian_moment
+    from ncsym.hermite_series.certified import certified_coefficients
+
+    flint = flint_or_none()
+    point = mpmath.mpf(value)
+    if flint is None or abs(point) > CERTIFIED_RHO_MAX or act.deltas:
+        return None
+    arb = flint.arb
+    sign, man, exp, _ = point._mpf_
+    seconds = []
+    for q in ((q1,) if q1 == q2 else (q1, q2)):
+        moment = gaussian_moment(act, 2, q=q, method="certified", dps=dps + 5)
+        seconds.append(moment)
+    scale = math.sqrt(float(seconds[0].value) * float(seconds[-1].value)) or 1.0
+    magnitude = float(abs(point))
+    target = 10.0 ** (-(dps + 2)) * scale
+    if magnitude == 0:
+        n_max = 0
+    else:
+        n_max = max(1, int(math.ceil(math.log(target / scale) / math.log(magnitude))))
+    slack = [min(magnitude ** -n, 1e300) if magnitude else 1e300 for n in range(n_max + 1)]
+    slack[0] = 1.0
+    offset = act.odd_about
+    shifted = act if not offset else Activation(act.expr - offset, name=f"{act.name} - ({offset})")
+    tables = [certified_coefficients(shifted, n_max, q, dps, slack=slack, guard=4)
+              for q in ((q1,) if q1 == q2 else (q1, q2))]
+    old = flint.ctx.prec
+    flint.ctx.prec = bits_for(dps)
+    try:
+        def ball(v, e):
+            return arb(mpmath.nstr(v, dps + 25, strip_zeros=False)) + arb(0, float(e) * 1.001 + 1e-300) \
+                + arb(0, float(abs(v)) * 10.0 ** -(dps + 20))
+
+        first = [ball(v, e) for v, e in zip(*tables[0][:2])]
+        second = first if len(tables) == 1 else [ball(v, e) for v, e in zip(*tables[1][:2])]
+        if offset:
+            c = arb(mpmath.nstr(sympy.N(offset, dps + 30), dps + 25)) + arb(0, 10.0 ** -(dps + 20))
+            first[0] = first[0] + c
+            if second is not first:
+                second[0] = second[0] + c
+        r = (-1) ** sign * arb(man) * arb(2) ** exp if man else arb(0)
+        total, power = arb(0), arb(1)
+        for a, b in zip(first, second):
+            total += a * b * power
+            power *= r
+        moments = [ball(m.value, m.error) for m in seconds]
+        tails = []
+        for coeffs, moment in zip((first, second) if len(tables) == 2 else (first,), moments):
+            tail = moment - sum((a * a for a in coeffs), arb(0))
+            tails.append(max(tail.upper(), arb(0)))
+        t1, t2 = tails[0], tails[-1]
+        truncation = abs(r) ** (n_max + 1) * (t1 * t2).sqrt() if magnitude else arb(0)
+        total = total + arb(0, truncation.upper())
+        if not total.is_finite():
+            return None
+        result, error = to_mp(total, dps + 5)
+    finally:
+        flint.ctx.prec = old
+    if error > 10.0 ** -dps * max(abs(float(result)), 10.0 ** -dps):
+        return None
+    return result, error, (f"certified: Mehler series, {n_max + 1} terms in arb balls, "
+                           "proved Parseval tail bound")
 
 
 def _mp_quadrature(act: Activation, q1: sympy.Expr, q2: sympy.Expr, value: Any, dps: int) -> tuple[Any, Any, str]:
