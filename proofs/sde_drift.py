@@ -11,7 +11,7 @@ TITLE = "The shaped-ReLU correlation SDE: drift and diffusion"
 STATEMENT = ("For the shaped ReLU s_+ max(x,0) + s_- min(x,0), s = 1 + c/sqrt(n), with c = 1/E[sigma^2], the "
              "correlation follows d rho = [nu(rho) - rho (1 - rho^2)/2] dt + (1 - rho^2) dB with "
              "nu(rho) = (c_+ - c_-)^2/(2 pi) (sqrt(1 - rho^2) - rho arccos rho), and log V drifts at -1 with "
-             "variance 2. Each formula stated in MATH.md is compared symbolically with ncsym's derivation "
+             "variance 2. Each formula stated in advance (after Li, Nica & Roy 2022) is compared symbolically with ncsym's derivation "
              "(ncsym.models.sde claims). Independently, the exact width-n correlation map, assembled by hand from "
              "the arc-cosine kernel (sigma = s_+ relu(x) - s_- relu(-x)), satisfies "
              "C_n(rho) - rho = f_n nu(rho)/n with f_n = 2/(s_+^2 + s_-^2) -> 1, so n (C_n - rho) -> nu exactly.")
@@ -23,7 +23,7 @@ STATEMENT_LATEX = (r"\[ d\rho_t = \Big[\nu(\rho_t) - \tfrac{1}{2}\rho_t(1-\rho_t
 def run(ctx) -> None:
     sde = shaped_relu_sde()
     for claim in sde.claims:
-        ctx.require("exact", f"MATH.md's {claim.name} = ncsym's derivation (symbolic c_+, c_-)", claim.holds,
+        ctx.require("exact", f"stated {claim.name} = ncsym's derivation (symbolic c_+, c_-)", claim.holds,
                     f"claimed {claim.claimed}; derived {claim.derived}",
                     formula=f"{sympy.latex(claim.claimed)} = {sympy.latex(claim.derived)}")
 

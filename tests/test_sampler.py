@@ -378,7 +378,7 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(capsys):
 
 
 def test_shaped_relu_network_matches_reference_simulation():
-    # MATH.md section 6: n = d = 256, c_+ = 0, c_- = -1, rho_0 = 0.3: mean / sd of rho_T
+    # Reference simulation of shaped-ReLU networks: n = d = 256, c_+ = 0, c_- = -1, rho_0 = 0.3: mean / sd of rho_T
     # 0.351 / 0.591 from an independent simulation of finite networks.
     n = 256
     s_plus, s_minus = 1.0, 1.0 - 1.0 / np.sqrt(n)

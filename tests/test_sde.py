@@ -28,7 +28,7 @@ from ncsym.models import (
     simulate_norm_explosion, simulate_sde, smooth_sde, smooth_shaped,
 )
 
-NU_BRIEF = (C_PLUS - C_MINUS) ** 2 / (2 * sympy.pi) * (sympy.sqrt(1 - RHO**2) - RHO * sympy.acos(RHO))
+NU_STATED = (C_PLUS - C_MINUS) ** 2 / (2 * sympy.pi) * (sympy.sqrt(1 - RHO**2) - RHO * sympy.acos(RHO))
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def relu_sde():
 
 
 def test_shaped_relu_drift_and_diffusion_symbolic(relu_sde):
-    assert sympy.simplify(relu_sde.correlation_mean_part - NU_BRIEF) == 0
+    assert sympy.simplify(relu_sde.correlation_mean_part - NU_STATED) == 0
     assert sympy.simplify(relu_sde.correlation_ito_part + RHO * (1 - RHO**2) / 2) == 0
     assert relu_sde.correlation_diffusion == 1 - RHO**2
     assert relu_sde.correlation_is_autonomous
@@ -389,8 +389,8 @@ def test_ks_two_sample_against_scipy():
 
 
 @pytest.mark.slow
-def test_reference_configuration_of_the_brief(relu_sde):
-    """n = d = 256, c = (0, -1), rho_0 = 0.3: MATH.md quotes nets 0.351 / 0.591, SDE 0.347 / 0.592.
+def test_reference_configuration(relu_sde):
+    """n = d = 256, c = (0, -1), rho_0 = 0.3: a reference simulation gives nets 0.351 / 0.591, SDE 0.347 / 0.592.
 
     The networks and the SDE's standard deviation are checked against those numbers; the SDE
     mean is checked against the networks (5 SE plus the finite-width drift bias), not against

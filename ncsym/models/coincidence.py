@@ -5,7 +5,8 @@ A random network ``C: {0,1}^{2n} -> R^n`` (inputs encoded as +-1 vectors of leng
 no bias, first-layer weights of variance 1/(2n), later weights of variance
 ``1/(E[sigma(z)^2] width)``, so every preactivation has variance 1) is run on all 4^n inputs;
 ``N(C)`` counts the inputs whose n outputs are all negative, and the property
-``P(C) = [N(C) = 0]`` says every input has a positive output (MATH.md section 4).
+``P(C) = [N(C) = 0]`` says every input has a positive output (the neural-network form of the computational
+no-coincidence conjecture, Neyman 2025).
 
 If the outputs were independent across inputs and coordinates, N would be Binomial(4^n, 2^-n),
 about Poisson with mean 2^n, and Pr[P] about exp(-2^n). What holds exactly, for every

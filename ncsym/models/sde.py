@@ -28,7 +28,7 @@ log V_T is Gaussian in the limit with mean log V_0 - T and variance 2T; the prea
 other weight variance (e.g. c = 2) the norm drifts by O(sqrt(n) T) unless c_+ + c_- = 0.
 
 Main entry points here: :func:`shaped_relu_sde`, :func:`smooth_sde`, :func:`derive_sde` (symbolic,
-with ``.claims`` comparing MATH.md's formulas and ``.latex()``). Beside this module:
+with ``.claims`` comparing the stated formulas, after Li, Nica & Roy 2022, and ``.latex()``). Beside this module:
 ``sde_stability`` (:func:`norm_stability`, blow-up of the norm under smooth shaping),
 ``sde_simulation`` (:func:`simulate_sde` in Fisher-z coordinates, :func:`finite_width_sde`),
 ``sde_networks`` (exact Gram-space sampling of finite shaped networks) and ``sde_crosscheck``
@@ -77,7 +77,7 @@ SERIES_SECONDS = 20.0
 
 @dataclass(frozen=True)
 class Claim:
-    """A formula stated elsewhere (MATH.md) set against the one derived here."""
+    """A formula stated in advance (after Li, Nica & Roy 2022) set against the one derived here."""
 
     name: str
     claimed: sympy.Expr
@@ -282,7 +282,7 @@ def _polynomial_route(act: Activation, convention: str):
 def derive_sde(act: Any, *, width: sympy.Symbol = WIDTH, weight_variance: str = "normalized") -> NeuralCovarianceSDE:
     """Derive the Neural Covariance SDE of a shaped activation sigma_n (n = ``width`` symbolic).
 
-    ``weight_variance="normalized"`` uses c = 1/E[sigma_n(z)^2] (MATH.md's convention),
+    ``weight_variance="normalized"`` uses c = 1/E[sigma_n(z)^2] (the convention of Li, Nica & Roy 2022),
     ``"unit"`` uses c = 1. Positively homogeneous piecewise-linear activations take the exact
     orthant-moment route; others need a series in 1/sqrt(n) whose terms are polynomials in x.
 
@@ -378,9 +378,9 @@ def _steps(act, family, convention, c, mean_series, covariation, mean_part, ito_
 
 def shaped_relu_sde(c_plus: Any = C_PLUS, c_minus: Any = C_MINUS, *,
                     weight_variance: str = "normalized") -> NeuralCovarianceSDE:
-    """The SDE of the shaped ReLU s_+ max(x,0) + s_- min(x,0), s = 1 + c/sqrt(n), checked against MATH.md.
+    """The SDE of the shaped ReLU s_+ max(x,0) + s_- min(x,0), s = 1 + c/sqrt(n), checked against the stated formulas.
 
-    The claims of MATH.md section 6 (nu, the Ito term, the diffusion, the log-normal norm) are
+    The stated claims (after Li, Nica & Roy 2022: nu, the Ito term, the diffusion, the log-normal norm) are
     compared symbolically with the derived formulas in ``.claims``.
 
     >>> sde = shaped_relu_sde(0, -1)
@@ -451,7 +451,7 @@ def smooth_shaped(phi: Any, a: Any = 1, n: Any = WIDTH) -> Activation:
 
 
 def smooth_sde(phi: Any = None, a: Any = 1, *, weight_variance: str = "normalized") -> NeuralCovarianceSDE:
-    """The SDE of the smooth shaping s phi(x/s), s = a sqrt(n), checked against MATH.md's b^{ab}.
+    """The SDE of the smooth shaping s phi(x/s), s = a sqrt(n), checked against the stated drift b^{ab}.
 
     ``phi=None`` derives the generic formula in the symbols PHI2 = phi''(0), PHI3 = phi'''(0)
     (phi replaced by its cubic Taylor polynomial, which is all the drift depends on).
@@ -481,7 +481,7 @@ def smooth_sde(phi: Any = None, a: Any = 1, *, weight_variance: str = "normalize
         sympy.Matrix(3, 3, lambda i, j: _d.wishart_covariation(i, j)),
     ]
     claims = (
-        _claim("b^{12} (MATH.md section 6)", claimed[0], sde.drift[1]),
+        _claim("b^{12} (stated drift)", claimed[0], sde.drift[1]),
         Claim("Wishart covariation", claimed[1], sde.covariation,
               all(_d.is_zero(e) for e in claimed[1] - sde.covariation)),
     )
