@@ -402,7 +402,9 @@ def finite_width_crosscheck(act: Any, *, depth: int = 3, layer: int | None = Non
 
 
 def _kernel_ab_slope(theory, act, X, depth, layer, w2, b2) -> float:
-    raise NotImplementedError  # filled from finite_width_kernels once its interface is fixed
+    """n Var[hat K_ab] = V_(ab)(ab) + K_aa K_bb + K_ab^2 for the two inputs (the vertex plus the Wishart spread)."""
+    kernels = theory.finite_width_kernels(act, X, layer, sigma_w2=w2, sigma_b2=b2)
+    return float(kernels.kernel_covariance(layer, 1)[0, 1, 0, 1])
 
 
 def _ntk_slope(theory, act, depth, layer, sigma_w2, sigma_b2, q0) -> float:
