@@ -42,6 +42,9 @@ from ncsym.depth import (
     CorrelationMap, FixedPoint, IndependenceCertificate, NetworkKernels, VarianceMap, correlation_map,
     figure1_data, independence, network_kernels, nngp_kernel, ntk_kernel, phase_diagram, variance_map,
 )
+from ncsym.depth.critical import (
+    CriticalLine, CriticalPoint, critical_conditions_latex, critical_line, critical_point,
+)
 from ncsym import sampler
 from ncsym.width_corrections import FiniteWidth, NTKFluctuations, finite_width, ntk_fluctuations
 from ncsym.checks.layerwise import CrossCheck, CrossCheckRow, crosscheck, finite_width_bias
@@ -88,6 +91,7 @@ __all__ = [
     "CorrelationMap", "FixedPoint", "VarianceMap", "NetworkKernels", "IndependenceCertificate",
     "correlation_map", "variance_map", "phase_diagram", "network_kernels", "nngp_kernel", "ntk_kernel",
     "independence", "figure1_data",
+    "CriticalPoint", "CriticalLine", "critical_point", "critical_line", "critical_conditions_latex",
     # finite-width corrections
     "FiniteWidth", "finite_width", "NTKFluctuations", "ntk_fluctuations",
     # the sampler and cross-checks

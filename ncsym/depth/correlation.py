@@ -39,8 +39,6 @@ from ncsym.core.errors import ConvergenceError, DomainError, NoClosedFormError, 
 from ncsym.core.results import GUARD_DIGITS, Result, working_dps
 from ncsym.core.limits import MAX_DEPTH, check_limit
 from ncsym.core.timebound import budgeted
-from ncsym.core.limits import MAX_DEPTH, check_limit
-from ncsym.core.timebound import budgeted
 from ncsym.depth.expectations import (
     _Q_STEP, _derivative_moment, _dual_kernel, _first_hermite, _is_odd, _is_zero_function, _kernel_closed_form,
     _kernel_q_slope, _moment,
@@ -374,7 +372,6 @@ class CorrelationMap:
 
     # -- dynamics ----------------------------------------------------------------------------
     @budgeted
-    @budgeted
     def iterate(self, rho0: Any, depth: int, *, exact: bool = False, dps: int | None = None) -> Any:
         """rho_0, rho_1 = C(rho_0), ..., rho_depth.
 
@@ -569,7 +566,6 @@ class CorrelationMap:
         return f"${self.latex()}$"
 
 
-@budgeted
 @budgeted
 def correlation_map(act: Any, *, sigma_w2: Any = None, sigma_b2: Any = 0, q: Any = None,
                     dps: int | None = None) -> CorrelationMap:

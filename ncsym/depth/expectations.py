@@ -73,6 +73,40 @@ def _at_variance(evaluate: Any, q: Result, dps: int, label: str) -> Result:
                                    method=f"{value.method}; at numeric q, |d/dq| x q's bound added", dps=dps)
 
 
+def _moment_slope(act: Activation, q: Result, dps: int) -> Result:
+    """d/dq E[sigma(sqrt(q) z)^2] = E[sigma'(sqrt(q) z)^2] + E[sigma sigma''(sqrt(q) z)].
+
+    By the heat equation, d/dq E[f(sqrt(q) z)] = E[f''(sqrt(q) z)]/2, here with f = sigma^2.
+    From the closed form in q where there is one; else through the Gaussian expectations, a
+    kink c of sigma (sigma'' = s delta(x - c) + ...) adding s sigma(c) phi(c/sqrt(q))/sqrt(q).
+    """
+    form = _closed_moment(act, derivative=False)
+    if form is not None:
+        slope = sympy.diff(form, _Q)
+
+        def evaluate(qa: Any) -> Result:
+            return Result.from_exact(slope.subs(_Q, qa), label="dE[sigma^2]/dq", method="closed form in q", dps=dps)
+        return _at_variance(evaluate, q, dps, "dE[sigma^2]/dq")
+    first, second = act.derivative(), act.derivative(2)
+    if first.deltas or any(d.order != 0 for d in second.deltas):
+        raise NoClosedFormError(f"{act.name} jumps: d/dq E[sigma(sqrt(q) z)^2] needs its closed form in q")
+    from ncsym.gaussian import moments as gaussian
+    from ncsym.symbolic.activations import _from_pieces
+
+    smooth = Activation(_from_pieces(list(second.pieces)))
+
+    def evaluate(qa: Any) -> Result:
+        parts = [_gaussian(first, qa, dps, power=2), gaussian.expectation(act, smooth, q=qa, dps=dps)]
+        for delta in second.deltas:
+            c = delta.point
+            kink = delta.coeff * act(c) * sympy.exp(-c**2 / (2 * qa)) / sympy.sqrt(2 * sympy.pi * qa)
+            parts.append(Result.from_exact(kink, label="kink", method="delta term", dps=dps))
+        from ncsym.core.numbers import combine
+        return combine(lambda *v: sum(v), *parts, label="dE[sigma^2]/dq",
+                       method="E[sigma'^2] + E[sigma sigma''] (heat equation)", dps=dps)
+    return _at_variance(evaluate, q, dps, "dE[sigma^2]/dq")
+
+
 def _kernel_q_slope(act: Activation, q: Result, dps: int) -> Any:
     """A bound on |d/dq E[sigma(sqrt(q) u) sigma(sqrt(q) v)]| uniform in the correlation, or None.
 

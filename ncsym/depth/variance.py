@@ -20,13 +20,11 @@ from ncsym.core.errors import ConvergenceError, DomainError
 from ncsym.core.results import GUARD_DIGITS, Result, working_dps
 from ncsym.core.numbers import real_float
 from ncsym.core.timebound import budgeted
-from ncsym.core.numbers import real_float
-from ncsym.core.timebound import budgeted
 from ncsym.depth.correlation import CorrelationMap
 from ncsym.depth.expectations import (
-    _closed_moment, _derivative_at_zero, _derivative_moment, _float_moment, _moment, _small_q_moment,
+    _closed_moment, _derivative_at_zero, _derivative_moment, _float_moment, _moment, _moment_slope, _small_q_moment,
 )
-from ncsym.depth.inputs import _Q, _exact_parameter, _float_bisect, _show
+from ncsym.depth.inputs import _Q, _exact_parameter, _float_bisect, _relabel, _show
 from ncsym.symbolic.activations import activation
 
 __all__ = ["VarianceMap", "phase_diagram", "variance_map"]
@@ -132,6 +130,27 @@ class VarianceMap:
                        method="sigma_w2 E[sigma'(sqrt(q*) z)^2]", dps=self.dps)
 
     @cached_property
+    def chi_q(self) -> Result:
+        """chi_q = V'(q*) = sigma_w2 (E[sigma'^2] + E[sigma sigma'']) at q*, the slope of the variance map
+        (Schoenholz et al. 2017, eq. 4); at q* = 0 it equals chi_1."""
+        q_star = self._require_q_star()
+        if sign_of(q_star) == 0:
+            return _relabel(self.chi_1, "chi_q")
+        slope = _moment_slope(self.activation, q_star, self.dps)
+        return combine(lambda w, s: w * s, self.sigma_w2, slope, label="chi_q",
+                       method="sigma_w2 d/dq E[sigma(sqrt(q) z)^2] at q*", dps=self.dps)
+
+    @cached_property
+    def xi_q(self) -> Result:
+        """xi_q = -1/ln(chi_q): the depth over which the variance approaches q* (Schoenholz et al. 2017)."""
+        return _depth_scale(self.chi_q, "xi_q", self.dps)
+
+    @property
+    def xi_c(self) -> Result:
+        """xi_c = -1/ln(chi_c), the same as :attr:`depth_scale`."""
+        return self.depth_scale
+
+    @cached_property
     def correlation_map(self) -> CorrelationMap:
         """The correlation map at q*."""
         q_star = self._require_q_star()
@@ -148,25 +167,32 @@ class VarianceMap:
 
     @cached_property
     def depth_scale(self) -> Result:
-        """xi_c = -1/ln(chi_c): the depth over which correlations approach their fixed point."""
-        chi = self.chi_c
-        sign = sign_of(chi, 1)
-        if sign == 0:
-            return infinite_result("xi_c", self.dps, "chi_c = 1: critical, no finite depth scale")
-        if sign is None or sign > 0:
-            raise ConvergenceError(f"chi_c = {chi} is not below 1; xi_c = -1/ln chi_c is not defined")
-        if chi.is_exact:
-            return Result.from_exact(-1 / sympy.log(chi.exact), label="xi_c", method="-1/ln chi_c", dps=self.dps)
-        with mpmath.workdps(self.dps + GUARD_DIGITS):
-            lo, hi = chi.value - chi.error, chi.value + chi.error
-            ends = [-1 / mpmath.log(t) for t in (lo, hi) if t > 0]
-            if len(ends) < 2:
-                raise ConvergenceError("chi_c is too close to 0 to bound xi_c")
-            return Result.from_numeric((ends[0] + ends[1]) / 2, abs(ends[1] - ends[0]) / 2, label="xi_c",
-                                       method="-1/ln chi_c, monotone enclosure", dps=self.dps)
+        """xi_c = -1/ln(chi_c): the depth over which correlations approach their fixed point.
+
+        At the critical line chi_c = 1 and xi_c is infinite; near it xi_c ~ 1/|1 - chi_c|.
+        """
+        return _depth_scale(self.chi_c, "xi_c", self.dps)
 
 
-@budgeted
+def _depth_scale(chi: Result, label: str, dps: int) -> Result:
+    """-1/ln(chi) for 0 < chi < 1 (infinite at chi = 1), enclosed through its monotonicity."""
+    sign = sign_of(chi, 1)
+    name = label.replace("xi", "chi")
+    if sign == 0:
+        return infinite_result(label, dps, f"{name} = 1: critical, no finite depth scale")
+    if sign is None or sign > 0:
+        raise ConvergenceError(f"{name} = {chi} is not below 1; {label} = -1/ln {name} is not defined")
+    if chi.is_exact:
+        return Result.from_exact(-1 / sympy.log(chi.exact), label=label, method=f"-1/ln {name}", dps=dps)
+    with mpmath.workdps(dps + GUARD_DIGITS):
+        lo, hi = chi.value - chi.error, chi.value + chi.error
+        ends = [-1 / mpmath.log(t) for t in (lo, hi) if t > 0]
+        if len(ends) < 2:
+            raise ConvergenceError(f"{name} is too close to 0 to bound {label}")
+        return Result.from_numeric((ends[0] + ends[1]) / 2, abs(ends[1] - ends[0]) / 2, label=label,
+                                   method=f"-1/ln {name}, monotone enclosure", dps=dps)
+
+
 @budgeted
 def variance_map(act: Any, sigma_w2: Any, sigma_b2: Any, *, q0: Any = 1, dps: int | None = None) -> VarianceMap:
     """The variance map of ``act`` with weight variance ``sigma_w2`` and bias variance ``sigma_b2``.
@@ -313,7 +339,6 @@ def _refine_variance(vmap: VarianceMap, guess: float, dps: int) -> Result:
 
 
 @budgeted
-@budgeted
 def phase_diagram(act: Any, sigma_w2_grid: Sequence[float], sigma_b2_grid: Sequence[float], *,
                   q0: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """q* and chi_1 on a (sigma_w2, sigma_b2) grid, float64, shape (len(w grid), len(b grid)).
@@ -331,7 +356,6 @@ def phase_diagram(act: Any, sigma_w2_grid: Sequence[float], sigma_b2_grid: Seque
     b = np.asarray(sigma_b2_grid, dtype=float)
     if w.ndim != 1 or b.ndim != 1 or np.isnan(w).any() or np.isnan(b).any() or (w <= 0).any() or (b < 0).any():
         raise DomainError("phase_diagram needs 1-D grids with sigma_w2 > 0 and sigma_b2 >= 0, no NaN")
-    q0 = real_float(q0, "q0")
     q0 = real_float(q0, "q0")
     if not (math.isfinite(q0) and q0 > 0):
         raise DomainError(f"q0 must be positive, got {q0!r}")
