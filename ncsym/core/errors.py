@@ -8,6 +8,7 @@ so scripts can catch the whole family at once, and of the matching builtin
 from __future__ import annotations
 
 import numbers
+import re
 from typing import Any
 
 __all__ = [
@@ -24,7 +25,20 @@ __all__ = [
 
 
 class NcsymError(Exception):
-    """Base class of every ncsym error."""
+    """Base class of every ncsym error.
+
+    The message is made readable on the way in: sympy's names for undefined values (``zoo``,
+    ``nan``, ``oo``) become words and long ``Piecewise((...))`` dumps a short description, outside
+    quoted user text, so that no message shows sympy internals.
+
+    >>> str(NcsymError("the kernel at rho = 1 is zoo, its slope nan"))
+    'the kernel at rho = 1 is complex infinity, its slope NaN (undefined)'
+    """
+
+    def __init__(self, *args: Any) -> None:
+        if args and isinstance(args[0], str):
+            args = (readable_message(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class ActivationParseError(NcsymError, ValueError):
@@ -57,6 +71,52 @@ class TimeBudgetError(NcsymError, TimeoutError):
 
 class NonFiniteWarning(NcsymError, RuntimeWarning):
     """Non-finite values were met and excluded; the warning says how many and where."""
+
+
+_QUOTED = re.compile(r"('[^']*'|\"[^\"]*\")")
+_WORDS = [
+    (re.compile(r"(?<!the )(?<![\w.])zoo(?![\w.])(?! activation| name| member)"), "complex infinity"),
+    (re.compile(r"(?<![\w.])nan(?![\w.])"), "NaN (undefined)"),
+    (re.compile(r"(?<![\w.])-oo(?![\w.])"), "-infinity"),
+    (re.compile(r"(?<![\w.])oo(?![\w.])"), "infinity"),
+]
+#: Longest Piecewise(...) shown as it is; longer ones are described.
+_PIECEWISE_SHOWN = 60
+
+
+def _piecewise_described(text: str) -> str:
+    out, start = [], 0
+    while (i := text.find("Piecewise((", start)) >= 0:
+        depth, j, branches = 0, i + len("Piecewise"), 0
+        while j < len(text):
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            if text[j] == "(" and depth == 2:
+                branches += 1
+            if depth == 0:
+                break
+            j += 1
+        segment = text[i:j + 1]
+        out.append(text[start:i])
+        out.append(segment if len(segment) <= _PIECEWISE_SHOWN else f"a piecewise expression ({branches} branches)")
+        start = j + 1
+    out.append(text[start:])
+    return "".join(out)
+
+
+def readable_message(message: str) -> str:
+    """``message`` with sympy's internal spellings replaced in its first line (outside quotes).
+
+    >>> readable_message("got oo and -oo, 'zoo' quoted; the zoo activation relu")
+    "got infinity and -infinity, 'zoo' quoted; the zoo activation relu"
+    """
+    first, newline, rest = message.partition("\n")
+    parts = _QUOTED.split(first)
+    for k in range(0, len(parts), 2):  # even parts lie outside quotes
+        text = _piecewise_described(parts[k])
+        for pattern, word in _WORDS:
+            text = pattern.sub(word, text)
+        parts[k] = text
+    return "".join(parts) + newline + rest
 
 
 def check_integer(value: Any, what: str, minimum: int = 1, maximum: int | None = None) -> int:
