@@ -61,6 +61,8 @@ def exact_number(value: Any) -> sympy.Expr:
     if isinstance(value, bool):
         raise DomainError(f"expected a number, got {value!r}")
     if isinstance(value, sympy.Basic):
+        if value.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+            raise DomainError(f"expected a finite number, got {value}")
         return value
     if isinstance(value, (int, np.integer)):
         return sympy.Integer(int(value))
