@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pytest
+import sympy
 
 import ncsym
 from ncsym.core.errors import NcsymError
@@ -176,7 +177,11 @@ def _public_functions() -> list[tuple[str, Callable]]:
     return out
 
 
-def _calls(function: Callable, canary: Path) -> list[tuple[str, tuple, dict]]:
+#: Values no numeric parameter accepts: sympy's and IEEE's undefined and infinite values.
+HOSTILE_NUMBERS = [sympy.nan, sympy.zoo, sympy.oo, -sympy.oo, float("nan"), float("inf")]
+
+
+def _calls(function: Callable, canary: Path, values: list[Any] | None = None) -> list[tuple[str, tuple, dict]]:
     """(description, args, kwargs) with one numeric-or-activation parameter hostile at a time."""
     try:
         parameters = list(inspect.signature(function).parameters.values())
@@ -190,7 +195,7 @@ def _calls(function: Callable, canary: Path) -> list[tuple[str, tuple, dict]]:
     for target in parameters:
         if target.name not in NUMERIC_OR_ACTIVATION or target.kind in (target.VAR_POSITIONAL, target.VAR_KEYWORD):
             continue
-        for text in short_hostile(canary):
+        for text in (short_hostile(canary) if values is None else values):
             args, kwargs = [], {}
             for p in required + ([target] if target not in required else []):
                 value = text if p is target else SANE[p.name]
@@ -198,7 +203,7 @@ def _calls(function: Callable, canary: Path) -> list[tuple[str, tuple, dict]]:
                     kwargs[p.name] = value
                 else:
                     args.append(value)
-            calls.append((f"{function.__name__}({target.name}={text[:30]!r})", tuple(args), kwargs))
+            calls.append((f"{function.__name__}({target.name}={str(text)[:30]!r})", tuple(args), kwargs))
     return calls
 
 
@@ -214,14 +219,14 @@ KNOWN_GAPS = {
 FREE_TEXT_FUNCTIONS = {"latex_escape"}
 
 
-def _walk(names: set[str] | None, canary: Path) -> tuple[set[str], list[str]]:
+def _walk(names: set[str] | None, canary: Path, values: list[Any] | None = None) -> tuple[set[str], list[str]]:
     covered, failures = set(), []
     with time_budget(3):
         for name, function in _public_functions():
             if name in FREE_TEXT_FUNCTIONS or (names is None and name in KNOWN_GAPS) or (
                     names is not None and name not in names):
                 continue
-            for what, args, kwargs in _calls(function, canary):
+            for what, args, kwargs in _calls(function, canary, values):
                 covered.add(name)
                 try:
                     assert_refused(function, args, kwargs, canary, what)
@@ -237,6 +242,12 @@ def test_public_api_walk_refuses_hostile_text(canary: Path) -> None:
     for name in ("gaussian_mean", "gaussian_moment", "hermite_coefficients", "dual_kernel", "correlation_map",
                  "variance_map", "network_kernels", "nngp_kernel", "expectation", "parseval_tail"):
         assert name in covered, name
+    assert len(covered) >= 25, sorted(covered)
+
+
+def test_public_api_walk_refuses_undefined_and_infinite_numbers(canary: Path) -> None:
+    covered, failures = _walk(None, canary, HOSTILE_NUMBERS)
+    assert not failures, "\n".join(failures)
     assert len(covered) >= 25, sorted(covered)
 
 
