@@ -328,3 +328,37 @@ def test_seeds_reproducible_and_independent_of_chunking():
     assert np.array_equal(a.preactivation_kernel.value, b.preactivation_kernel.value)
     assert np.array_equal(a.iterations, b.iterations)
     assert not np.array_equal(a.preactivation_kernel.value, c.preactivation_kernel.value)
+
+
+# -- depth and width limits -----------------------------------------------------------------------------
+
+def test_mlp_log_norm_drifts_at_the_exact_rate_so_depth_first_collapses():
+    from ncsym.models.deq_limits import depth_width_grid, relu_log_ratio_mean
+
+    X = np.array([[1.0, 0.0], [0.6, 0.8]])
+    g = depth_width_grid("mlp", zoo.relu, X, [32], [1, 16, 64], 300, sigma_w2=2, seed=5)
+    m = float(relu_log_ratio_mean(32))
+    assert -2.5 / 32 * 1.2 < m < -2.5 / 32 * 0.9            # m_n = -5/(2n) + O(n^-2), negative
+    shift = float(mpmath.digamma(16) + mpmath.log(2 / 32))
+    for j, L in enumerate(g.depths):
+        assert abs(g.log_diagonal[0, j] - ((L - 1) * m + shift)) < 5 * g.log_diagonal_se[0, j]
+    assert np.allclose(g.reference[:, 0, 0], 0.5)            # width first: the diagonal stays q_1
+    assert g.distance[0, -1] - 5 * g.distance_se[0, -1] > 0.5
+
+
+def test_deq_depth_first_limit_exists_and_tends_to_the_kernel():
+    from ncsym.models.deq_limits import depth_width_grid
+
+    X = np.array([[1.0, 0.0], [0.6, 0.8]])
+    g = depth_width_grid("deq", zoo.tanh, X, [16, 64], [1, 40, 80], 200, sigma_w2=0.36, seed=6)
+    limit = deq_kernel(zoo.tanh, X, sigma_w2=0.36, sigma_u2=1).preactivation
+    assert np.abs(g.reference[-1] - limit).max() < 1e-12                      # width first: K_L -> K*
+    assert np.abs(g.mean_kernel[:, -1] - g.mean_kernel[:, -2]).max() < 1e-6   # depth first: settled
+    bias16 = np.abs(g.mean_kernel[0, -1] - limit).max()
+    assert np.all(np.abs(g.mean_kernel[1, -1] - limit) < 5 * g.mean_kernel_se[1, -1] + bias16 * 16 / 64
+                  + 5 * g.mean_kernel_se[0, -1].max() * 16 / 64)
+    assert g.distance[1, -1] + 5 * g.distance_se[1, -1] < g.distance[0, -1]   # closer when wider
+    with pytest.raises(DomainError):
+        depth_width_grid("rnn", zoo.tanh, X, [16], [1], 10, sigma_w2=0.36)
+    with pytest.raises(DomainError):
+        depth_width_grid("deq", zoo.tanh, X, [16], [4, 2], 10, sigma_w2=0.36)

@@ -126,3 +126,12 @@ def test_finite_width_vertex(tmp_path):
     # where the theory trusts itself, the sampled points sit within 5 SE of it
     for line in (l for l in proc.stdout.splitlines() if "largest |z|" in l):
         assert all(float(cell.split(":")[1]) < 5 for cell in line.split("trusted:")[1].split(",")), line
+
+
+def test_deq_limits_example(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "deq_limits.png"
+    proc = run_example("deq_limits.py", str(out), "--widths", "16", "32", "--depths", "1", "8",
+                       "--networks", "40")
+    _assert_png(out, 800)
+    assert "D_DEQ by depth" in proc.stdout and "D_MLP by depth" in proc.stdout
