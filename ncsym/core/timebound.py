@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterator
 
 from ncsym.core.errors import DomainError, TimeBudgetError
 
-__all__ = ["run_time_bounded", "time_limit", "budgeted", "time_budget", "set_time_budget",
+__all__ = ["run_time_bounded", "time_limit", "budgeted", "budget_block", "time_budget", "set_time_budget",
            "get_time_budget", "DEFAULT_TIME_BUDGET"]
 
 #: Seconds a public call may run before it stops with TimeBudgetError (None: no budget).
@@ -267,6 +267,37 @@ def _describe_call(name: str, args: tuple, kwargs: dict) -> str:
     return f"{name}({text})"
 
 
+@contextlib.contextmanager
+def budget_block(what: str) -> Iterator[None]:
+    """Run the block under the time budget; TimeBudgetError names ``what`` (an outer budget wins).
+
+    >>> with time_budget(0.2), budget_block("spinning"):
+    ...     while True:
+    ...         pass
+    Traceback (most recent call last):
+    ...
+    ncsym.core.errors.TimeBudgetError: spinning did not finish within the time budget of 0.2 s; ...
+    """
+    seconds = get_time_budget()
+    if seconds is None or _local.__dict__.get("timed"):
+        yield  # unbounded, or an outer call already keeps the time
+        return
+    _local.timed = True
+    try:
+        with _deadline(seconds) as entry:
+            try:
+                yield
+            except _Expired:
+                if not entry.fired:
+                    raise
+                raise TimeBudgetError(
+                    f"{what} did not finish within the time budget of {seconds:g} s; allow more with "
+                    "ncsym.set_time_budget(seconds) or 'with ncsym.time_budget(seconds):' (None: no budget), "
+                    "or ask for less (fewer terms, fewer digits, method='numeric')") from None
+    finally:
+        _local.timed = False
+
+
 def budgeted(function: Callable) -> Callable:
     """Decorator: the call stops with TimeBudgetError once it has run for the time budget.
 
@@ -284,23 +315,9 @@ def budgeted(function: Callable) -> Callable:
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        seconds = get_time_budget()
-        if seconds is None or _local.__dict__.get("timed"):
-            return function(*args, **kwargs)  # unbounded, or an outer call already keeps the time
-        _local.timed = True
-        try:
-            with _deadline(seconds) as entry:
-                try:
-                    return function(*args, **kwargs)
-                except _Expired:
-                    if not entry.fired:
-                        raise
-                    raise TimeBudgetError(
-                        f"{_describe_call(name, args, kwargs)} did not finish within the time budget of "
-                        f"{seconds:g} s; allow more with ncsym.set_time_budget(seconds) or "
-                        "'with ncsym.time_budget(seconds):' (None: no budget), or ask for less "
-                        "(fewer terms, fewer digits, method='numeric')") from None
-        finally:
-            _local.timed = False
+        if get_time_budget() is None or _local.__dict__.get("timed"):
+            return function(*args, **kwargs)
+        with budget_block(_describe_call(name, args, kwargs)):
+            return function(*args, **kwargs)
 
     return wrapper
