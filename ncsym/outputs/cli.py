@@ -80,6 +80,8 @@ def _global_options(defaults: bool) -> argparse.ArgumentParser:
                      help="moments and Hermite coefficients by quadrature, with error bounds")
     parent.add_argument("--json", action="store_true", default=False if defaults else argparse.SUPPRESS,
                         help="machine-readable output")
+    parent.add_argument("--time-budget", type=float, default=unset, metavar="SECONDS",
+                        help="stop the command after this many seconds (default: ncsym.get_time_budget(), 60)")
     return parent
 
 
@@ -559,7 +561,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.dps_given = getattr(args, "dps", None) is not None
         args.dps = working_dps(getattr(args, "dps", None))
         args.json = bool(getattr(args, "json", False))
-        with mpmath.workdps(args.dps):
+        from ncsym.core.timebound import budget_block, get_time_budget, time_budget
+
+        budget = getattr(args, "time_budget", None)
+        # the whole command is one budgeted unit: its public calls do not each get a fresh budget
+        with mpmath.workdps(args.dps), time_budget(get_time_budget() if budget is None else budget), \
+                budget_block(f"ncsym {args.command} (--time-budget SECONDS allows more)"):
             return _COMMANDS[args.command](args, out)
     except UsageError as error:
         print(error, file=sys.stderr)
