@@ -288,3 +288,13 @@ def test_python_m_proofs_runs_with_only_the_core_dependencies() -> None:
     done = _run_proofs("", ["--quick"])
     assert "Traceback" not in done.stdout + done.stderr, done.stderr[-2000:]
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_a_cli_command_stops_at_its_time_budget(capsys: pytest.CaptureFixture) -> None:
+    from ncsym.outputs.cli import main
+
+    start = time.perf_counter()
+    code = main(["derive", "relu", "--terms", "4500", "--time-budget", "0.5"])
+    err = capsys.readouterr().err
+    assert code == 1 and time.perf_counter() - start < 10
+    assert len(err.strip().splitlines()) == 1 and "--time-budget" in err and "0.5 s" in err, err
