@@ -46,7 +46,9 @@ from ncsym.depth.critical import (
     CriticalLine, CriticalPoint, critical_conditions_latex, critical_line, critical_point,
 )
 from ncsym import sampler
-from ncsym.width_corrections import FiniteWidth, NTKFluctuations, finite_width, ntk_fluctuations
+from ncsym.width_corrections import (
+    FiniteWidth, FiniteWidthKernels, NTKFluctuations, finite_width, finite_width_kernels, ntk_fluctuations,
+)
 from ncsym.checks.layerwise import CrossCheck, CrossCheckRow, crosscheck, finite_width_bias
 from ncsym.models import (
     Claim, Comparison, NetworkSample, NeuralCovarianceSDE, NormStability, SDECrossCheck, SDECrossCheckRow,
@@ -93,7 +95,8 @@ __all__ = [
     "independence", "figure1_data",
     "CriticalPoint", "CriticalLine", "critical_point", "critical_line", "critical_conditions_latex",
     # finite-width corrections
-    "FiniteWidth", "finite_width", "NTKFluctuations", "ntk_fluctuations",
+    "FiniteWidth", "finite_width", "NTKFluctuations", "ntk_fluctuations", "FiniteWidthKernels",
+    "finite_width_kernels",
     # the sampler and cross-checks
     "sampler", "CrossCheck", "CrossCheckRow", "crosscheck", "finite_width_bias",
     # the papers' models

@@ -5,13 +5,10 @@
 them side by side layer by layer: estimate, standard error over networks, the predicted
 O(1/width) bias, z-scores and a verdict.
 
-The finite-width bias is predicted, not guessed. Given layer l, the rows of layer l + 1
-are i.i.d. N(0, G) with G = sigma_w^2/n sum_i sigma(h_i) sigma(h_i)^T + sigma_b^2, so
-(G_aa, G_ab, G_bb) is a Markov chain with conditional mean F(G) (the kernel map) and
-conditional covariance S(G)/n. A second-order delta method along the chain gives, to
-O(1/n), the mean shift and covariance of G at each layer, and then the bias of the
-per-network sample correlation K_ab/sqrt(K_aa K_bb) that the sampler reports. At layer 1
-it reduces to the classical E[r] = rho - rho (1 - rho^2)/(2n).
+The finite-width bias is predicted, not guessed: it is the O(1/n) term of the expansion of
+:mod:`ncsym.width_corrections` (the kernel entries as a Markov chain in depth, expanded to
+second order), read off for the per-network sample correlation K_ab/sqrt(K_aa K_bb) that
+the sampler reports. At layer 1 it reduces to the classical E[r] = rho - rho (1 - rho^2)/(2n).
 """
 
 from __future__ import annotations
@@ -24,14 +21,12 @@ import numpy as np
 
 from ncsym.symbolic.activations import Activation, activation
 from ncsym.core.errors import DomainError, check_integer
-from ncsym.kernels.dual import kernel_matrix
 from ncsym.depth.correlation import correlation_map
+from ncsym.width_corrections.multi_input import finite_width_kernels
 from ncsym.sampler import MLPSpec, network_statistics
 
 __all__ = ["crosscheck", "CrossCheck", "CrossCheckRow", "finite_width_bias"]
 
-#: Gauss-Hermite nodes per axis for the fourth moments in the bias (they need ~1e-4 only).
-_BIAS_NODES = 80
 
 
 @dataclass(frozen=True)
@@ -199,6 +194,8 @@ def finite_width_bias(act: Any, *, q: float, rho0: float, depth: int, width: int
                       sigma_w2: float, sigma_b2: float = 0.0) -> list[tuple[float, float]]:
     """Predicted O(1/width) bias of (sample correlation, sample variance) at layers 1..depth.
 
+    The 1/n expansion itself lives in :func:`ncsym.width_corrections.finite_width_kernels`;
+    this reads off E[r_ab] - rho_ab and K1_aa / n for two inputs of variance q at layer 1.
     Returns NaN for the correlation where the kernel map is not smooth (|rho| within 1e-6
     of 1), where the expansion does not apply.
 
@@ -206,99 +203,15 @@ def finite_width_bias(act: Any, *, q: float, rho0: float, depth: int, width: int
     >>> round(bias[0][0], 8), -0.5 * (1 - 0.25) / 200   # the classical E[r] - rho
     (-0.001875, -0.001875)
     """
-    act = activation(act)
-    f = act.numpy()
-    n = float(width)
-    g = np.array([q, q * rho0, q])  # (G_aa, G_ab, G_bb), exact at layer 1
-    delta = np.zeros(3)  # E[G] - deterministic G, O(1/n)
-    cov = np.zeros((3, 3))  # Cov(G), O(1/n)
+    first = q * np.array([[1.0, rho0], [rho0, 1.0]])
+    theory = finite_width_kernels(act, first, depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2, input_kind="kernel")
     out = []
     for layer in range(1, depth + 1):
-        out.append(_observed_bias(g, delta, cov, n))
-        if layer == depth:
-            break
-        jac, hess = _derivatives(lambda v: _kernel_map(act, v, sigma_w2, sigma_b2), g)
-        delta = jac @ delta + 0.5 * np.einsum("ijk,jk->i", hess, cov)
-        cov = jac @ cov @ jac.T + _conditional_covariance(f, g, sigma_w2) / n
-        g = _kernel_map(act, g, sigma_w2, sigma_b2)[0]
+        K = theory.kernel(layer)
+        rho = K[0, 1] / math.sqrt(K[0, 0] * K[1, 1])
+        out.append((float(theory.correlation_mean(layer, width)[0, 1] - rho),
+                    float(theory.kernel_correction(layer)[0, 0] / width)))
     return out
-
-
-def _observed_bias(g: np.ndarray, delta: np.ndarray, cov: np.ndarray, n: float) -> tuple[float, float]:
-    """Bias of the per-network sample correlation and variance of rows drawn from N(0, G)."""
-    aa, ab, bb = g
-    rho = ab / math.sqrt(aa * bb)
-    # Cov of the empirical kernel K given G (Wishart with n degrees of freedom).
-    wishart = np.array([
-        [2 * aa * aa, 2 * aa * ab, 2 * ab * ab],
-        [2 * aa * ab, aa * bb + ab * ab, 2 * ab * bb],
-        [2 * ab * ab, 2 * ab * bb, 2 * bb * bb],
-    ]) / n
-    total = cov + wishart
-    if abs(rho) > 1 - 1e-6:
-        return float("nan"), float(delta[0])
-    # R(k) = k_ab / sqrt(k_aa k_bb): gradient and Hessian at g.
-    s = math.sqrt(aa * bb)
-    grad = np.array([-0.5 * ab / (aa * s), 1 / s, -0.5 * ab / (bb * s)])
-    hess = np.array([
-        [0.75 * ab / (aa * aa * s), -0.5 / (aa * s), 0.25 * ab / (aa * bb * s)],
-        [-0.5 / (aa * s), 0.0, -0.5 / (bb * s)],
-        [0.25 * ab / (aa * bb * s), -0.5 / (bb * s), 0.75 * ab / (bb * bb * s)],
-    ])
-    bias_rho = grad @ delta + 0.5 * np.sum(hess * total)
-    return float(bias_rho), float(delta[0])
-
-
-def _kernel_map(act: Activation, points: np.ndarray, sigma_w2: float, sigma_b2: float) -> np.ndarray:
-    """Rows (G_aa, G_ab, G_bb) -> sigma_w2 V(G) + sigma_b2, the infinite-width layer map.
-
-    All rows go through one block-diagonal kernel_matrix call: one call per layer costs
-    far less than one per finite-difference point.
-    """
-    points = np.atleast_2d(points)
-    m = points.shape[0]
-    cov = np.zeros((2 * m, 2 * m))
-    a, b = np.arange(0, 2 * m, 2), np.arange(1, 2 * m, 2)
-    cov[a, a], cov[a, b], cov[b, a], cov[b, b] = points[:, 0], points[:, 1], points[:, 1], points[:, 2]
-    v = kernel_matrix(act, cov)
-    return sigma_w2 * np.stack([v[a, a], v[a, b], v[b, b]], axis=1) + sigma_b2
-
-
-def _derivatives(func, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Jacobian and Hessian at g by central differences; func maps rows of points to rows."""
-    steps = 1e-4 * np.maximum(np.abs(g[[0, 0, 2]]), 1e-3)
-    basis = np.eye(3) * steps
-    pairs = [(j, k) for j in range(3) for k in range(j)]
-    points = [g] + [g + s * basis[j] for j in range(3) for s in (1, -1)]
-    points += [g + sj * basis[j] + sk * basis[k] for j, k in pairs for sj, sk in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
-    values = func(np.array(points))
-    f0, singles, doubles = values[0], values[1:7].reshape(3, 2, 3), values[7:].reshape(len(pairs), 4, 3)
-    jac = np.empty((3, 3))
-    hess = np.empty((3, 3, 3))
-    for j in range(3):
-        plus, minus = singles[j]
-        jac[:, j] = (plus - minus) / (2 * steps[j])
-        hess[:, j, j] = (plus - 2 * f0 + minus) / steps[j] ** 2
-    for (j, k), (pp, pm, mp, mm) in zip(pairs, doubles):
-        hess[:, j, k] = hess[:, k, j] = (pp - pm - mp + mm) / (4 * steps[j] * steps[k])
-    return jac, hess
-
-
-def _conditional_covariance(f, g: np.ndarray, sigma_w2: float) -> np.ndarray:
-    """sigma_w^4 Cov[(s_a^2, s_a s_b, s_b^2)] for (u_a, u_b) ~ N(0, G), s = sigma(u)."""
-    nodes, weights = np.polynomial.hermite_e.hermegauss(_BIAS_NODES)
-    weights = weights / weights.sum()
-    aa, ab, bb = g
-    # u_a = sqrt(aa) z1, u_b = rho sqrt(bb) z1 + sqrt(bb (1 - rho^2)) z2
-    rho = max(-1.0, min(1.0, ab / math.sqrt(aa * bb)))
-    z1, z2 = np.meshgrid(nodes, nodes, indexing="ij")
-    w = np.outer(weights, weights)
-    sa = f(math.sqrt(aa) * z1)
-    sb = f(rho * math.sqrt(bb) * z1 + math.sqrt(max(0.0, bb * (1 - rho * rho))) * z2)
-    features = np.stack([sa * sa, sa * sb, sb * sb])
-    mean = np.einsum("kij,ij->k", features, w)
-    second = np.einsum("kij,lij,ij->kl", features, features, w)
-    return sigma_w2**2 * (second - np.outer(mean, mean))
 
 
 def _ratio(num: float, den: float) -> float:
