@@ -135,3 +135,12 @@ def test_deq_limits_example(tmp_path):
                        "--networks", "40")
     _assert_png(out, 800)
     assert "D_DEQ by depth" in proc.stdout and "D_MLP by depth" in proc.stdout
+
+
+@pytest.mark.slow
+def test_sde_distributions_example(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "sde.png"
+    proc = run_example("sde_distributions.py", str(out), "--width", "16", "--networks", "300", "--paths", "1000")
+    _assert_png(out, 800)
+    assert proc.stdout.count("KS ") == 3

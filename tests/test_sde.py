@@ -407,3 +407,38 @@ def test_reference_configuration(relu_sde):
     assert abs(sde.std() - 0.592) < 0.005
     bias = abs(fw.mean() - sde.mean()) + 2 / 256
     assert abs(net.rho.mean() - sde.mean()) < 5 * math.hypot(se_net, sde.std() / math.sqrt(sde.size)) + bias
+
+
+def test_norm_vanishes_or_is_stationary_as_derived():
+    """Both halves: unit weights (A1 = 0 < 1) make V vanish; tanh with normalized weights (A1 = 2) is stationary."""
+    unit = norm_stability("tanh", weight_variance="unit")
+    assert unit.vanishes is True and "-> 0" in unit.long_time
+    normalized = norm_stability("tanh", weight_variance="normalized")
+    assert normalized.vanishes is False and "stationary" in normalized.long_time
+    assert norm_stability("sin(x)", weight_variance="normalized").long_time.endswith("no limit")
+    # simulated: log V_T <= log V_0 - (1 - A1) T + sqrt(2) W_T pathwise, so E log V_T <= -T (unit, V_0 = 1)
+    paths = simulate_sde(smooth_sde("tanh", weight_variance="unit"), 0.0, 4.0, n_steps=400, n_paths=2000, seed=21)
+    logs = paths.log_norms[:, -1, 0]
+    assert logs.mean() < -4.0 + 5 * logs.std() / math.sqrt(logs.size)
+    # normalized: the law of log V settles (same mean at T = 3 and T = 6 within 5 SE)
+    settled = simulate_sde(smooth_sde("tanh"), 0.0, 6.0, n_steps=600, n_paths=2000, seed=22, times=[3.0, 6.0])
+    a, b = settled.log_norms[:, 0, 0], settled.log_norms[:, 1, 0]
+    assert abs(a.mean() - b.mean()) < 5 * math.hypot(a.std(), b.std()) / math.sqrt(a.size)
+    assert abs(b.mean()) < 2   # bounded: neither drifting to -oo nor to +oo
+
+
+@pytest.mark.slow
+def test_smooth_shaping_of_a_non_odd_activation_at_two_widths():
+    """phi = sin x + (1 - cos x)/2 (phi'' = 1/2: no parity, so O(1/sqrt n) corrections remain): the
+    networks' rho_T and log V_T approach the derived SDE's at widths 16 and 32 within 5 SE + 2/sqrt(n)."""
+    phi = "sin(x) + (1 - cos(x))/2"
+    sde = smooth_sde(phi)
+    v0 = (2.0, 0.5)
+    paths = simulate_sde(sde, 0.3, 0.5, n_steps=128, n_paths=8000, seed=31, v0=v0)
+    for n in (16, 32):
+        net = sample_smooth_shaped_networks(phi, 1.0, n, n // 2, 0.3, 800, seed=n, v0=v0)
+        for sample, reference in ((net.rho, paths.rho[:, -1]), (net.log_norms[:, 0], paths.log_norms[:, -1, 0])):
+            se = math.hypot(sample.std() / math.sqrt(sample.size), reference.std() / math.sqrt(reference.size))
+            assert abs(sample.mean() - reference.mean()) < 5 * se + 2 / math.sqrt(n)
+    # the drift is exercised: V^11 moves from 2 towards 1 (normalized weights)
+    assert net.log_norms[:, 0].mean() < math.log(2.0) - 0.2

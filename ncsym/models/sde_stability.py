@@ -35,8 +35,17 @@ class NormStability:
     E_t = exp((1 - A1) t - sqrt(2) W_t) and I_t = int_0^t E_s^{-1} ds, and V explodes exactly
     when A2 I_t reaches 1/V_0. Hence: no explosion if A2 <= 0; if A2 > 0, explosion before any
     t > 0 with positive probability, and (Dufresne: I_oo = 1/Gamma(1 - A1) in law)
-    P(explosion ever | V_0) = P(Gamma(1 - A1) < A2 V_0), a regularized lower incomplete gamma.
+    P(explosion ever | V_0) = P(Gamma(1 - A1) < A2 V_0), a regularized lower incomplete gamma, when
+    A1 < 1 (for A1 >= 1, I_oo = oo almost surely and the explosion is certain).
     A2 = beta / a^2 with beta = 3/4 phi''(0)^2 + phi'''(0) (``beta`` is read off the drift).
+
+    The other half, vanishing: when A2 <= 0, Z_t >= E_t / V_0, so V_t <= V_0 exp(-(1 - A1) t + sqrt(2) W_t)
+    and V -> 0 almost surely when A1 < 1 (unit weights give A1 = 0: the norm always vanishes
+    unless it explodes; when A2 > 0 and V does not explode, Z_t = E_t (1/V_0 - A2 I_t) -> oo too).
+    When A2 < 0 and A1 > 1, Z_t = E_t / V_0 - A2 int_0^t E_t / E_s ds converges in law (E_t -> 0 and
+    the integral is a perpetuity): V has a stationary law, neither explodes nor vanishes. A1 = 1:
+    log V is recurrent. ``vanishes`` is True / False (a sympy relation when symbolic), and
+    ``long_time`` says which regime in words.
     """
 
     phi: Activation
@@ -53,6 +62,8 @@ class NormStability:
     explosion_probability: sympy.Expr  # in the symbol V_0
     deterministic_blowup_time: sympy.Expr
     steps: tuple[tuple[str, str], ...]
+    vanishes: Any = None  # bool, or a sympy relation: V_t -> 0 almost surely as t -> oo (off explosion)
+    long_time: str = ""
 
     #: The initial norm symbol of ``explosion_probability``.
     V0: ClassVar[sympy.Symbol] = sympy.Symbol("V_0", positive=True)
@@ -110,7 +121,8 @@ def norm_stability(phi: Any = None, a: Any = 1, *, weight_variance: str = "unit"
     blows_up = bool(beta > 0) if sign.is_number else sympy.Gt(beta, 0)
     probability = sympy.Piecewise((sympy.lowergamma(nu_index, A2 * V0) / sympy.gamma(nu_index), A2 > 0),
                                   (0, True)) if not sign.is_number else (
-        sympy.simplify(sympy.lowergamma(nu_index, A2 * V0) / sympy.gamma(nu_index)) if beta > 0 else sympy.Integer(0))
+        (sympy.simplify(sympy.lowergamma(nu_index, A2 * V0) / sympy.gamma(nu_index)) if nu_index > 0
+         else sympy.Integer(1)) if beta > 0 else sympy.Integer(0))
     # Without noise: v' = A2 v^2 + A1 v blows up at t* = log(1 + A1/(A2 v0 ... )) (A2 > 0).
     if A1 == 0:
         t_star = 1 / (A2 * V0)
@@ -132,8 +144,28 @@ def norm_stability(phi: Any = None, a: Any = 1, *, weight_variance: str = "unit"
         ("Noise-free comparison", rf"v' = A_2 v^2 + A_1 v \text{{ blows up at }} t^* = {L(t_star)}"
                                   r"\text{ (only when } A_2 V_0 + A_1 > 0)"),
     )
+    vanishes, long_time = _long_time(A2, A1)
+    steps = steps + (("Vanishing, when A2 is not positive", r"V_t \le V_0\, e^{-(1 - A_1) t + \sqrt{2} W_t} \to 0 \text{ a.s. iff } "
+                                              rf"A_1 = {L(A1)} < 1"),)
     return NormStability(phi_act, a, weight_variance, beta, _d.is_zero(beta - beta_claim), A2, A1, b,
-                         z_drift, -sympy.sqrt(2) * Z, blows_up, probability, t_star, steps)
+                         z_drift, -sympy.sqrt(2) * Z, blows_up, probability, t_star, steps, vanishes, long_time)
+
+
+def _long_time(A2: sympy.Expr, A1: sympy.Expr) -> tuple[Any, str]:
+    """(whether V -> 0 almost surely off explosion, the regime in words) from A2 and A1."""
+    if not (A2.is_number and A1.is_number):
+        return sympy.Lt(A1, 1), "V -> 0 a.s. iff A1 < 1 (off explosion); stationary if A2 < 0 < A1 - 1"
+    if A1 < 1:
+        head = "explodes with positive probability, else" if A2 > 0 else "no explosion;"
+        return True, f"{head} V_t -> 0 almost surely (A1 = {A1} < 1)"
+    if A2 > 0:
+        return False, f"explodes with positive probability (A1 = {A1} >= 1)"
+    if A1 == 1:
+        return False, "no explosion; log V is recurrent (A1 = 1): no limit"
+    if A2 == 0:
+        return False, f"no explosion in finite time; V_t -> oo as t -> oo (A2 = 0, A1 = {A1} > 1)"
+    return False, f"no explosion and no vanishing: V has a stationary law (A2 = {A2} < 0, A1 = {A1} > 1)"
+
 
 
 def simulate_norm_explosion(stability: NormStability, v0: float, T: float, *, n_steps: int, n_paths: int,
