@@ -50,6 +50,10 @@ from ncsym.width_corrections import (
     FiniteWidth, FiniteWidthKernels, NTKFluctuations, finite_width, finite_width_kernels, ntk_fluctuations,
 )
 from ncsym.checks.layerwise import CrossCheck, CrossCheckRow, crosscheck, finite_width_bias
+from ncsym.checks.width_scaling import WidthScaling, finite_width_crosscheck
+from ncsym.models.coincidence_finite_width import (
+    DispersionComparison, FiniteWidthDispersion, compare_dispersion, finite_width_dispersion, finite_width_dispersions,
+)
 from ncsym.models import (
     Claim, Comparison, NetworkSample, NeuralCovarianceSDE, NormStability, SDECrossCheck, SDECrossCheckRow,
     SDEPaths, crosscheck_row, crosscheck_shaped_relu, derive_sde, finite_width_log_norm_law, finite_width_sde,
@@ -99,6 +103,7 @@ __all__ = [
     "finite_width_kernels",
     # the sampler and cross-checks
     "sampler", "CrossCheck", "CrossCheckRow", "crosscheck", "finite_width_bias",
+    "WidthScaling", "finite_width_crosscheck",
     # the papers' models
     "Claim", "NeuralCovarianceSDE", "derive_sde", "shaped_relu_sde", "smooth_shaped", "smooth_sde",
     "NormStability", "norm_stability", "simulate_norm_explosion", "SDEPaths", "simulate_sde",
@@ -114,6 +119,8 @@ __all__ = [
     "count_all_negative", "Interval", "IndependenceBaseline", "independence_baseline", "gp_dispersion",
     "dispersion_interval", "clopper_pearson", "CoincidenceResult", "coincidence_experiment",
     "CoincidenceSweep", "coincidence_sweep", "HammingCorrelations", "hamming_correlations",
+    "FiniteWidthDispersion", "finite_width_dispersion", "finite_width_dispersions", "DispersionComparison",
+    "compare_dispersion",
     # closed forms as numpy/JAX/PyTorch functions (scikit-learn kernels: ncsym.interop)
     "to_function", "kernel_function", "nngp_function", "moment_function", "activation_function",
     # LaTeX

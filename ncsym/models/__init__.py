@@ -10,12 +10,14 @@ width limits against an MLP's);
 ``prior_kernel`` (the prior kernel of random networks, Amid et al. 2022); wide networks as a
 no-coincidence baseline (Dunbar & Aaronson 2025): ``coincidence`` (networks and counts),
 ``coincidence_statistics`` (intervals, baselines, GP theory), ``coincidence_results`` (the
-experiment, sweeps, tables).
+experiment, sweeps, tables), ``coincidence_finite_width`` (Var N / E N to O(1/width) and its
+comparison with sampled networks).
 May import: every theory layer, ``ncsym.sampler`` and ``ncsym.checks``; never ``outputs``.
 """
 
 from ncsym.models import (coincidence as _coincidence, coincidence_results as _coincidence_results,
-                          coincidence_statistics as _coincidence_statistics, deq as _deq,
+                          coincidence_statistics as _coincidence_statistics,
+                          coincidence_finite_width as _coincidence_finite_width, deq as _deq,
                           deq_definiteness as _deq_definiteness, deq_limits as _deq_limits,
                           deq_precision as _deq_precision,
                           deq_sampling as _deq_sampling, prior_kernel as _nnpk, sde as _sde,
@@ -35,8 +37,10 @@ from ncsym.models.prior_kernel import *  # noqa: F401,F403
 from ncsym.models.coincidence import *  # noqa: F401,F403
 from ncsym.models.coincidence_statistics import *  # noqa: F401,F403
 from ncsym.models.coincidence_results import *  # noqa: F401,F403
+from ncsym.models.coincidence_finite_width import *  # noqa: F401,F403
 
 __all__ = [*_sde.__all__, *_sde_stability.__all__, *_sde_simulation.__all__, *_sde_networks.__all__,
            *_sde_crosscheck.__all__, *_deq.__all__, *_deq_sampling.__all__,
            *_deq_definiteness.__all__, *_deq_precision.__all__, *_deq_limits.__all__, *_nnpk.__all__,
-           *_coincidence.__all__, *_coincidence_statistics.__all__, *_coincidence_results.__all__]
+           *_coincidence.__all__, *_coincidence_statistics.__all__, *_coincidence_results.__all__,
+           *_coincidence_finite_width.__all__]
