@@ -63,7 +63,8 @@ def test_numeric_error_estimates_cover_a_higher_precision_run():
         for name in ("kernel", "vertex", "kernel_correction"):
             a, b = getattr(low, name)(l), getattr(high, name)(l)
             assert abs(a.value - b.value) <= a.error + b.error
-            assert a.error < 1e-12 and "estimated" in a.method
+            assert a.error < 1e-12 and (a.is_exact or "estimated" in a.method)
+    assert low.kernel_correction(2).exact == 0  # V^(1) = 0 makes K1^(2) exactly 0
 
 
 def test_erf_kernel_stays_exact_while_its_vertex_is_numeric():
@@ -250,3 +251,33 @@ def test_multi_input_bad_input(kwargs):
     args = {"inputs": _X3, "sigma_w2": 1, **kwargs}
     with pytest.raises(DomainError):
         finite_width_kernels("tanh", args.pop("inputs"), 2, **args)
+
+
+# -- the command line --------------------------------------------------------------------------
+
+def _cli(argv, capsys):
+    from ncsym.outputs.cli import main
+
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_finite_width(capsys):
+    code, out, _ = _cli(["finite-width", "relu", "--sigma-w2", "2", "--depth", "4", "--width", "64", "--ntk"], capsys)
+    assert code == 0
+    assert "layer 4: K = 2  V = 60  K1 = 0  Theta = 8" in out and "NOT to be trusted" in out
+    code, out, _ = _cli(["finite-width", "tanh", "--sigma-w2", "1", "--depth", "2", "--json", "--latex"], capsys)
+    import json
+
+    data = json.loads(out)
+    assert code == 0 and data["layers"][1]["K1"]["exact"] == "0" and data["latex"].startswith(r"\begin{align*}")
+
+
+@pytest.mark.parametrize("argv, code", [(["finite-width", "relu", "--sigma-w2", "-1"], 2),
+                                        (["finite-width", "relu", "--sigma-w2", "__import__('os')"], 2),
+                                        (["finite-width", "tanh", "--sigma-w2", "1", "--depth", "3", "--exact"], 3),
+                                        (["finite-width", "relu"], 2)])
+def test_cli_finite_width_errors(argv, code, capsys):
+    got, _, err = _cli(argv, capsys)
+    assert got == code and err.count("\n") == 1

@@ -127,6 +127,17 @@ def build_parser() -> argparse.ArgumentParser:
     _sampling_options(p, depth=6, width=128, networks=300)
 
     commands.add_parser("zoo", parents=common, help="list the built-in activations with their definitions")
+
+    p = commands.add_parser("finite-width", parents=common,
+                            help="1/width corrections: kernel, four-point vertex, kernel shift, NTK variance, verdict")
+    p.add_argument("act", metavar="ACT", help=act_help)
+    p.add_argument("--sigma-w2", required=True, metavar="W", help="weight variance sigma_w^2 (2, 1/2, ...)")
+    p.add_argument("--sigma-b2", default="0", metavar="B", help="bias variance sigma_b^2 (default 0)")
+    p.add_argument("--q0", default="1", help="input |x|^2 / n_0 (default 1)")
+    p.add_argument("--depth", type=int, default=10, help="layers (default 10)")
+    p.add_argument("--width", type=int, default=None, help="report V/(n K^2) and the 1/n verdict at this width")
+    p.add_argument("--ntk", action="store_true", help="also the NTK mean and its O(1/n) variance")
+    p.add_argument("--latex", action="store_true", help="print the recursions as LaTeX")
     return parser
 
 
@@ -513,8 +524,53 @@ def _cmd_zoo(args, out) -> int:
 
 # -- entry point -----------------------------------------------------------------------------
 
+# -- finite-width ----------------------------------------------------------------------------
+
+def _cmd_finite_width(args, out) -> int:
+    from ncsym.width_corrections import finite_width, ntk_fluctuations
+
+    depth = _positive_count(args.depth, "--depth")
+    width = None if args.width is None else _positive_count(args.width, "--width")
+    params = {"sigma_w2": _parse_number(args.sigma_w2, "--sigma-w2"), "sigma_b2": _parse_number(args.sigma_b2, "--sigma-b2"),
+              "q0": _parse_number(args.q0, "--q0")}
+    theory = finite_width(args.act.strip(), depth, dps=args.dps, **params)
+    ntk = ntk_fluctuations(theory.activation, depth, dps=args.dps, **params) if args.ntk else None
+    rows = []
+    for l in range(1, depth + 1):
+        row = {"layer": l, "K": theory.kernel(l), "V": theory.vertex(l), "K1": theory.kernel_correction(l)}
+        if ntk is not None:
+            row.update(Theta=ntk.mean(l), A=ntk.variance(l))
+        rows.append(row)
+    if args.json:
+        layers = []
+        for row in rows:
+            entry = {k: (v if k == "layer" else _json_result(v, args.dps, args.method)) for k, v in row.items()}
+            if width is not None:
+                entry.update(effective_ratio=theory.effective_ratio(row["layer"], width),
+                             trustworthy=theory.trustworthy(row["layer"], width))
+            layers.append(entry)
+        _dump({"command": "finite-width", "activation": theory.activation.name, "depth": depth, "width": width,
+               **{k: str(v) for k, v in params.items()}, "layers": layers,
+               "latex": theory.latex() if args.latex else None}, out)
+        return EXIT_OK
+    print(f"== {theory.activation.name}: sigma_w^2 = {params['sigma_w2']}, sigma_b^2 = {params['sigma_b2']}, "
+          f"q0 = {params['q0']}; E[z^2] = K + K1/n, E[z^4] - 3 E[z^2]^2 = 3 V/n"
+          + ("; Var[Theta] = A/n" if ntk is not None else ""), file=out)
+    for row in rows:
+        l = row.pop("layer")
+        text = "  ".join(f"{k} = {_show(v, args.dps, args.method)}" for k, v in row.items())
+        if width is not None:
+            text += f"  | {theory.verdict(l, width)}"
+        print(f"layer {l}: {text}", file=out)
+    if args.latex:
+        print(theory.latex(), file=out)
+        if ntk is not None:
+            print(ntk.latex(), file=out)
+    return EXIT_OK
+
+
 _COMMANDS = {"derive": _cmd_derive, "kernel": _cmd_kernel, "check": _cmd_check, "report": _cmd_report,
-             "prove": _cmd_prove, "demo": _cmd_demo, "zoo": _cmd_zoo}
+             "prove": _cmd_prove, "demo": _cmd_demo, "zoo": _cmd_zoo, "finite-width": _cmd_finite_width}
 
 
 def _dump(data: Any, out) -> None:

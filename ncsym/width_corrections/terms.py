@@ -93,6 +93,9 @@ class Num:
         return Num.exact_of(other, self.dps) - self
 
     def __mul__(self, other: Any) -> "Num":
+        other = other if isinstance(other, Num) else Num.exact_of(other, self.dps)
+        if (self.exact is not None and self.exact.is_zero) or (other.exact is not None and other.exact.is_zero):
+            return Num.exact_of(0, max(self.dps, other.dps))  # an exact zero factor: exactly zero
         return self._combine(other, lambda a, b: a * b, lambda a, b: a * b,
                              lambda a, b: abs(a.value) * b.error + abs(b.value) * a.error + a.error * b.error)
 
