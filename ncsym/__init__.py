@@ -45,6 +45,7 @@ from ncsym.depth import (
 from ncsym.depth.critical import (
     CriticalLine, CriticalPoint, critical_conditions_latex, critical_line, critical_point,
 )
+from ncsym.depth.phases import PhaseDiagram, phase_data
 from ncsym import sampler
 from ncsym.width_corrections import (
     FiniteWidth, FiniteWidthKernels, NTKFluctuations, finite_width, finite_width_kernels, ntk_fluctuations,
@@ -98,6 +99,7 @@ __all__ = [
     "correlation_map", "variance_map", "phase_diagram", "network_kernels", "nngp_kernel", "ntk_kernel",
     "independence", "figure1_data",
     "CriticalPoint", "CriticalLine", "critical_point", "critical_line", "critical_conditions_latex",
+    "PhaseDiagram", "phase_data",
     # finite-width corrections
     "FiniteWidth", "finite_width", "NTKFluctuations", "ntk_fluctuations", "FiniteWidthKernels",
     "finite_width_kernels",

@@ -159,3 +159,20 @@ def test_xi_c_diverges_at_the_critical_line():
             assert xi * abs(1 - chi) == pytest.approx(1, rel=2e-2)  # -1/ln chi ~ 1/(1 - chi)
             scales.append(xi)
     assert scales[2] > 5 * scales[0] and scales[3] > 5 * scales[1]
+
+
+# -- phase diagram data ---------------------------------------------------------------------------
+
+
+def test_phase_data_against_single_point_results():
+    d = ncsym.phase_data("tanh", [0.9, 3.0], [0.0, 0.1], critical_sigma_b2=[0.0, 0.05])
+    assert d.phase.tolist() == [["ordered", "ordered"], ["chaotic", "chaotic"]]
+    assert d.q_star[0, 0] == 0.0 and d.rho_star[1, 0] == 0.0  # odd, no bias: rho* = 0 in chaos
+    V = ncsym.variance_map("tanh", 3.0, 0.1, dps=15)  # the certified route, a different algorithm
+    assert d.rho_star[1, 1] == pytest.approx(float(V.correlation_map.attractor), abs=1e-7)
+    assert d.xi_c[1, 1] == pytest.approx(float(V.xi_c), rel=1e-6)
+    V = ncsym.variance_map("tanh", 0.9, 0.1, dps=15)
+    assert d.xi_c[0, 1] == pytest.approx(-1 / math.log(float(V.chi_1)), rel=1e-9)
+    assert d.critical_sigma_w2[0] == 1.0
+    assert d.critical_sigma_w2[1] == pytest.approx(float(ncsym.critical_point("tanh", 0.05).sigma_w2), rel=1e-10)
+    assert len(d.rows()) == 4

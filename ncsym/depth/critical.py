@@ -28,10 +28,10 @@ import numpy as np
 import sympy
 
 from ncsym.core.numbers import combine, exact_sign, sign_of
-from ncsym.core.errors import ConvergenceError, DomainError
+from ncsym.core.errors import ConvergenceError, DomainError, NcsymError
 from ncsym.core.results import GUARD_DIGITS, Result, working_dps
 from ncsym.core.timebound import budgeted
-from ncsym.depth.expectations import _at_variance, _closed_moment, _gaussian, _small_q_moment
+from ncsym.depth.expectations import _at_variance, _closed_moment, _float_moment, _gaussian, _small_q_moment
 from ncsym.depth.inputs import _Q, _exact_parameter, _show
 from ncsym.symbolic.activations import Activation, activation
 
@@ -41,6 +41,10 @@ __all__ = ["CriticalPoint", "CriticalLine", "critical_point", "critical_line", "
 #: (beyond, the float moments of narrow derivatives such as tanh' at q ~ 1e5 are not trustworthy).
 _SCAN_RANGE = (1e-6, 1e3)
 _SCAN_POINTS = 181
+
+
+class _NoSignChange(ConvergenceError):
+    """A float bracket of the scan that the high-precision g does not confirm."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,10 @@ def critical_point(act: Any, sigma_b2: Any, *, dps: int | None = None) -> Critic
         if boundary is not None:
             points.append(boundary)
     for lo, hi in _scan(act, float(bias)):
-        points.append(_refine(act, bias, lo, hi, dps))
+        try:
+            points.append(_refine(act, bias, lo, hi, dps))
+        except _NoSignChange:
+            continue  # a float artefact of the scan: the high-precision g has one sign there
     if not points:
         return _none(name, bias, f"g(q) = (q - sigma_b2) E[sigma'^2] - E[sigma^2] keeps one sign on the scanned "
                                  f"q - sigma_b2 in [1e-6, 1e3] max(sigma_b2, 1): no critical point of {name}")
@@ -215,18 +222,45 @@ def _scan_grid(b: float) -> np.ndarray:
 
 
 def _float_gap(act: Activation, b: float, q: np.ndarray) -> np.ndarray:
-    """g(q) in float64 by the trapezoid rule in z on [-12, 12] (spectrally accurate for smooth
-    integrands), with spacing 0.05/sqrt(q) so that features of width 1 in x = sqrt(q) z are resolved."""
-    f, fd = act.numpy(), act.derivative().numpy()
-    out = np.empty(q.shape)
+    """g(q) in float64 (the depth maps' float moments); NaN where they fail (extreme q)."""
+    d, m = _float_moment(act, derivative=True), _float_moment(act)
     with np.errstate(all="ignore"):
-        for i, t in enumerate(q):
-            z = np.linspace(-12.0, 12.0, int(480 * max(1.0, np.sqrt(t))) + 1)
-            weights = np.exp(-z * z / 2) / np.sqrt(2 * np.pi) * (z[1] - z[0])
-            x = np.sqrt(t) * z
-            out[i] = (t - b) * np.dot(weights, np.asarray(fd(x), dtype=float) ** 2) \
-                - np.dot(weights, np.asarray(f(x), dtype=float) ** 2)
-    return out
+        try:
+            return (q - b) * d(q) - m(q)
+        except NcsymError:
+            out = np.full(q.shape, np.nan)
+            for i, t in enumerate(q):
+                try:
+                    out[i] = (t - b) * float(d(np.array([t]))[0]) - float(m(np.array([t]))[0])
+                except NcsymError:
+                    pass
+            return out
+
+
+def _float_critical_points(act: Activation, b: float) -> list[tuple[float, float]]:
+    """(sigma_w2, q*) of every critical point at bias b in float64 (for grids and plots)."""
+    points = []
+    if b == 0:
+        boundary = _boundary_point(act, 15)
+        if boundary is not None:
+            points.append((float(boundary[0]), 0.0))
+    gap = lambda t: float(_float_gap(act, b, np.array([t]))[0])  # noqa: E731
+    for lo, hi in _scan(act, b):
+        sign_lo = gap(lo) > 0
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if (gap(mid) > 0) == sign_lo:
+                lo = mid
+            else:
+                hi = mid
+        q = 0.5 * (lo + hi)
+        m = _float_second_moment(act, q)
+        points.append(((q - b) / m, q))
+    return points
+
+
+def _float_second_moment(act: Activation, q: float) -> float:
+    return float(_float_moment(act)(np.array([q]))[0])
 
 
 def _refine(act: Activation, bias: Result, lo: float, hi: float, dps: int) -> tuple[Result, Result, str]:
@@ -245,7 +279,7 @@ def _refine(act: Activation, bias: Result, lo: float, hi: float, dps: int) -> tu
         a, b_ = mpmath.mpf(lo), mpmath.mpf(hi)
         fa, fb = g(a).value, g(b_).value
         if fa * fb > 0:
-            raise ConvergenceError(f"the float bracket [{lo}, {hi}] of the critical q* of {act.name} has no sign change")
+            raise _NoSignChange(f"the float bracket [{lo}, {hi}] of the critical q* of {act.name} has no sign change")
         # Illinois-style regula falsi: keeps the bracket, converges superlinearly.
         tolerance = mpmath.mpf(10) ** (-(dps + 2)) * abs(b_)
         for _ in range(200):
