@@ -144,3 +144,16 @@ def test_sde_distributions_example(tmp_path):
     proc = run_example("sde_distributions.py", str(out), "--width", "16", "--networks", "300", "--paths", "1000")
     _assert_png(out, 800)
     assert proc.stdout.count("KS ") == 3
+
+
+def test_coincidence_finite_width(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "dispersion.png"
+    proc = run_example("coincidence_finite_width.py", str(out), "--n", "2", "--widths", "16", "64", "--depths", "1",
+                       "3", "--networks", "300")
+    _assert_png(out, 500)
+    rows = [line.split() for line in proc.stdout.splitlines() if re.match(r"\s+\d+\s+\d+\s+300\s", line)]
+    assert len(rows) == 4 and all(r[10] == "yes" for r in rows), proc.stdout
+    # the sampled points sit far from the infinite-width value and near the 1/width prediction
+    z_infinite, z_finite = [abs(float(r[7])) for r in rows], [abs(float(r[9])) for r in rows]
+    assert min(z_infinite) > 5 and max(z_finite) < min(z_infinite)
