@@ -157,3 +157,16 @@ def test_coincidence_finite_width(tmp_path):
     # the sampled points sit far from the infinite-width value and near the 1/width prediction
     z_infinite, z_finite = [abs(float(r[7])) for r in rows], [abs(float(r[9])) for r in rows]
     assert min(z_infinite) > 5 and max(z_finite) < min(z_infinite)
+
+
+def test_phase_diagram(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "phase.png"
+    proc = run_example("phase_diagram.py", str(out), "--points", "6", "--line", "2")
+    _assert_png(out, 800)
+    # tanh at sigma_b2 = 0: the boundary critical point sigma_w2 = 1, q* = 0 (tanh'(0) = 1)
+    assert "sigma_b2 = 0.0000: sigma_w2 = 1.0000000000 (± 0.0e+00), q* = 0.0000000000" in proc.stdout
+    # at sigma_b2 = 0.3 the critical sigma_w2 lies between the grid's ordered and chaotic columns
+    line = [row for row in proc.stdout.splitlines() if "sigma_b2 = 0.3000" in row][0]
+    assert 2.4 < float(line.split("sigma_w2 = ")[1].split()[0]) < 2.6
+    assert "ordered" in proc.stdout and "chaotic" in proc.stdout
