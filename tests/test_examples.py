@@ -159,6 +159,21 @@ def test_coincidence_finite_width(tmp_path):
     assert min(z_infinite) > 5 and max(z_finite) < min(z_infinite)
 
 
+@pytest.mark.slow
+def test_nnpk_digits_example(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sklearn")
+    out = tmp_path / "nnpk.png"
+    proc = run_example("nnpk_digits.py", str(out), "--train", "150", "--test", "150", "--networks", "2", "4",
+                       "--widths", "16", "--repeats", "2")
+    _assert_png(out, 800)
+    accuracies = {line.split(":")[0]: float(line.rsplit("accuracy", 1)[1].split()[0])
+                  for line in proc.stdout.splitlines() if "accuracy" in line and "not available" not in line}
+    # the infinite-width NNPK beats chance by far and the linear baseline on digits
+    assert accuracies["NNPK limit (infinite width)"] > 0.8
+    assert accuracies["NNPK limit (infinite width)"] >= accuracies["linear kernel"]
+
+
 def test_phase_diagram(tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "phase.png"
