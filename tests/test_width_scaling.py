@@ -144,6 +144,19 @@ def test_width_scaling_slow(act, w2, depth):
     from ncsym.checks.width_scaling import finite_width_crosscheck
 
     check = finite_width_crosscheck(act, depth=depth, widths=(64, 128, 256, 512), networks=20000, sigma_w2=w2,
-                                    ntk_networks=1500, seed=3)
+                                    ntk_networks=300, ntk_units=32, seed=3)
     print(check.table())
     assert check.passed, check.table()
+
+
+def test_width_scaling_two_inputs_and_ntk():
+    from ncsym.checks.width_scaling import finite_width_crosscheck
+
+    check = finite_width_crosscheck("tanh", depth=3, widths=(16, 32, 64), networks=3000, sigma_w2=1.5, sigma_b2=0.1,
+                                    rho0=0.5, ntk_networks=400, ntk_units=16, seed=4)
+    assert set(check.fits) == {"fourth_cumulant", "kernel_shift", "kernel_variance", "kernel_variance_ab",
+                               "ntk_variance"}
+    assert check.passed, check.table()
+    for quantity in ("kernel_variance_ab", "ntk_variance"):
+        assert abs(check.slope_z(quantity)) < Z
+        assert check.fits[quantity].slope_error < 0.1 * check.predicted_slopes[quantity]
