@@ -1,7 +1,12 @@
 """The zero-mean independence theorem as a certificate object (Dunbar & Aaronson 2025).
 
-With natural hyperparameters, rho_l -> 0 for every |rho_0| < 1 exactly when E[sigma(z)] = 0
-and sigma is nonlinear. :func:`independence` decides both conditions with proofs it can
+Hypotheses as stated: natural hyperparameters (no bias, weight variance 1/E[sigma(z)^2], so
+every preactivation keeps variance 1 and the correlation map is C(rho) = k(rho)/k(1)), and sigma
+square integrable under N(0, 1). Then rho_l -> 0 for every |rho_0| < 1 exactly when
+E[sigma(z)] = 0 and sigma is nonlinear: with normalized Hermite coefficients a_k,
+C(0) = a_0^2/E[sigma^2] = E[sigma]^2/E[sigma^2] and C'(0) = a_1^2/E[sigma^2] < 1 unless sigma
+is linear (derived for a generic coefficient sequence in the claim proofs/independence_general.py).
+:func:`independence` decides both conditions with proofs it can
 show: E[sigma] exact (0 by odd symmetry, or a closed form), or numeric with an error bound
 that excludes 0; nonlinearity by a nonzero Hermite coefficient a_n with n >= 2. When either
 cannot be decided the verdict is None, never a guess.
