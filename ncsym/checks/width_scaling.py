@@ -44,7 +44,11 @@ QUANTITIES = ("fourth_cumulant", "kernel_shift", "kernel_variance", "kernel_vari
 
 @dataclass(frozen=True)
 class WidthEstimate:
-    """One measured quantity at one width: ``value`` ± ``std_error`` from ``networks`` networks."""
+    """One measured quantity at one width: ``value`` ± ``std_error`` from ``networks`` networks.
+
+    >>> WidthEstimate("fourth_cumulant", 64, 0.5, 0.1, 1000).value
+    0.5
+    """
 
     quantity: str
     width: int
@@ -172,6 +176,11 @@ class SlopeFit:
 
     ``slope`` ± ``slope_error`` is the 1/n coefficient; ``curvature`` the 1/n^2 one (0 when
     not fitted); ``chi2``/``dof`` the residual chi-square of the fit.
+
+    >>> n = np.array([16.0, 32.0, 64.0])
+    >>> fit = fit_inverse_width(n, 3 / n - 8 / n**2, np.full(3, 1e-3), quadratic=True)
+    >>> round(fit.slope, 9), round(fit.curvature, 9), fit.dof
+    (3.0, -8.0, 1)
     """
 
     slope: float
@@ -214,7 +223,11 @@ def fit_inverse_width(widths: Sequence[int], values: Sequence[float], errors: Se
 
 @dataclass(frozen=True)
 class WidthScalingRow:
-    """One quantity at one width against the prediction ``infinite_width + slope / width``."""
+    """One quantity at one width against the prediction ``infinite_width + slope / width``.
+
+    >>> round(WidthScalingRow("kernel_shift", 64, 0.01, 0.012, 0.001, 0.0).z, 6)
+    2.0
+    """
 
     quantity: str
     width: int
@@ -232,7 +245,12 @@ class WidthScalingRow:
 
 @dataclass(frozen=True)
 class WidthScaling:
-    """The outcome of :func:`finite_width_crosscheck`: per-width rows and per-quantity slope fits."""
+    """The outcome of :func:`finite_width_crosscheck`: per-width rows and per-quantity slope fits.
+
+    ``passed`` asks every fitted slope and every per-width value to lie within tolerance;
+    ``untrusted`` lists the widths where the theory itself distrusts its 1/n expansion.
+    See :func:`finite_width_crosscheck` for an example.
+    """
 
     label: str
     layer: int

@@ -52,6 +52,10 @@ class FiniteWidthDispersion:
     ``terms`` holds per Hamming distance h: (h, binom weight, R_h, infinite-width term, 1/width
     coefficient of the term); ``ratio`` is the largest effective depth-to-width ratio times
     width (r_eff = ratio / width).
+
+    >>> d = finite_width_dispersion("tanh", 2, 3)
+    >>> [t[0] for t in d.terms], d.trustworthy(256)
+    ([0, 1, 2, 3, 4], True)
     """
 
     activation: Any
@@ -210,7 +214,8 @@ class DispersionComparison:
     ``rows``: dicts with width, depth, networks, the sampled dispersion (given the hidden
     layers, Rao-Blackwellized: the quantity the theory predicts, free of readout noise) and its
     SE, the direct count dispersion with its SE, both predictions, the estimated remainder and
-    the z-scores of the sample against each prediction.
+    the z-scores of the sample against each prediction. ``fits``: per depth, with three or
+    more widths, the fitted 1/width slope and the predicted one. See :func:`compare_dispersion`.
     """
 
     activation: Any
