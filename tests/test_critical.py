@@ -176,3 +176,25 @@ def test_phase_data_against_single_point_results():
     assert d.critical_sigma_w2[0] == 1.0
     assert d.critical_sigma_w2[1] == pytest.approx(float(ncsym.critical_point("tanh", 0.05).sigma_w2), rel=1e-10)
     assert len(d.rows()) == 4
+
+
+# -- command line -----------------------------------------------------------------------------------
+
+
+def test_cli_critical_and_phase(capsys, tmp_path):
+    from ncsym.outputs.cli import main
+
+    assert main(["critical", "tanh", "--sigma-b2", "0.05", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "sigma_b^2 = 1/20: sigma_w^2 = 1.7609546396" in text and "sigma_b^2 = 0: sigma_w^2 = 1, q* = 0" in text
+    assert main(["critical", "relu", "--sigma-b2", "1", "--json"]) == 0
+    data = __import__("json").loads(capsys.readouterr().out)
+    assert data["points"][0]["status"] == "none" and data["points"][0]["sigma_w2"] is None
+    csv_path = tmp_path / "phase.csv"
+    assert main(["phase", "erf", "--sigma-w2", "0.5:3:6", "--sigma-b2", "0:0.2:3", "--csv", str(csv_path)]) == 0
+    text = capsys.readouterr().out
+    assert "critical sigma_w^2 at sigma_b^2 = 0.0000: 0.785398" in text
+    rows = csv_path.read_text().splitlines()
+    assert len(rows) == 1 + 18 and rows[0].startswith("sigma_w2,sigma_b2,q_star,chi_1")
+    assert main(["phase", "erf", "--sigma-w2", "1:0:3"]) == 2
+    assert "LO < HI" in capsys.readouterr().err

@@ -138,6 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=None, help="report V/(n K^2) and the 1/n verdict at this width")
     p.add_argument("--ntk", action="store_true", help="also the NTK mean and its O(1/n) variance")
     p.add_argument("--latex", action="store_true", help="print the recursions as LaTeX")
+
+    p = commands.add_parser("critical", parents=common, help="the edge of chaos: sigma_w^2 with chi_1 = 1, and q*")
+    p.add_argument("act", metavar="ACT", help=act_help)
+    p.add_argument("--sigma-b2", nargs="+", default=["0"], metavar="B", help="bias variances (default 0)")
+    p.add_argument("--latex", action="store_true", help="print the conditions solved as LaTeX")
+
+    p = commands.add_parser("phase", parents=common,
+                            help="order-to-chaos phase diagram on a grid, with the critical line and xi_c")
+    p.add_argument("act", metavar="ACT", help=act_help)
+    p.add_argument("--sigma-w2", default="0.5:4:8", metavar="LO:HI:N", help="weight grid (default 0.5:4:8)")
+    p.add_argument("--sigma-b2", default="0:0.3:4", metavar="LO:HI:N", help="bias grid (default 0:0.3:4)")
+    p.add_argument("--csv", default=None, metavar="FILE", help="write every grid point to a CSV file")
+    p.add_argument("--plot", default=None, metavar="FILE", help="draw the diagram to an image (matplotlib)")
     return parser
 
 
@@ -569,8 +582,84 @@ def _cmd_finite_width(args, out) -> int:
     return EXIT_OK
 
 
+def _cmd_critical(args, out) -> int:
+    from ncsym.depth.critical import critical_conditions_latex, critical_point
+
+    points = [critical_point(args.act, _parse_number(b, "--sigma-b2"), dps=args.dps) for b in args.sigma_b2]
+    if args.json:
+        _dump({"command": "critical", "activation": points[0].activation,
+               "conditions": critical_conditions_latex(),
+               "points": [{"sigma_b2": str(p.sigma_b2.exact), "status": p.status, "reason": p.reason,
+                           "sigma_w2": None if p.sigma_w2 is None else _json_result(p.sigma_w2, args.dps, args.method),
+                           "q_star": None if p.q_star is None else _json_result(p.q_star, args.dps, args.method)}
+                          for p in points]}, out)
+        return EXIT_OK
+    print(f"== {points[0].activation}: chi_1 = sigma_w^2 E[sigma'(sqrt(q*) z)^2] = 1 with "
+          "q* = sigma_w^2 E[sigma(sqrt(q*) z)^2] + sigma_b^2", file=out)
+    for p in points:
+        if p.sigma_w2 is None:
+            print(f"sigma_b^2 = {p.sigma_b2.exact}: no critical point ({p.reason})", file=out)
+            continue
+        q = "every q is fixed" if p.q_star is None else _show(p.q_star, args.dps, args.method)
+        extra = f"  [{len(p.points)} critical points]" if p.status == "several" else ""
+        print(f"sigma_b^2 = {p.sigma_b2.exact}: sigma_w^2 = {_show(p.sigma_w2, args.dps, args.method)}, "
+              f"q* = {q}{extra}", file=out)
+    if args.latex:
+        for p in points:
+            print(p.latex(), file=out)
+    return EXIT_OK
+
+
+def _parse_grid(text: str, what: str) -> list[float]:
+    """'lo:hi:n' -> n evenly spaced floats (numbers through the whitelisted parser)."""
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise DomainError(f"{what} must look like LO:HI:N (e.g. 0.5:4:8), got {text[:60]!r}")
+    lo, hi = (float(_parse_number(v, what)) for v in parts[:2])
+    try:
+        count = int(parts[2])
+    except ValueError:
+        raise DomainError(f"{what}: N must be an integer, got {parts[2][:20]!r}") from None
+    if not 2 <= count <= 200 or not lo < hi:
+        raise DomainError(f"{what} needs LO < HI and 2 <= N <= 200, got {text[:60]!r}")
+    return [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+
+
+def _cmd_phase(args, out) -> int:
+    from ncsym.depth.phases import phase_data
+
+    w, b = _parse_grid(args.sigma_w2, "--sigma-w2"), _parse_grid(args.sigma_b2, "--sigma-b2")
+    data = phase_data(args.act, w, b)
+    if args.csv:
+        import csv
+
+        with open(args.csv, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(data.rows()[0]))
+            writer.writeheader()
+            writer.writerows(data.rows())
+    if args.plot:
+        from ncsym.outputs.plots import plot_phase_diagram
+
+        plot_phase_diagram(data, args.plot)
+    line = [{"sigma_b2": float(v), "sigma_w2": float(c)} for v, c in zip(data.critical_sigma_b2, data.critical_sigma_w2)]
+    if args.json:
+        _dump({"command": "phase", "activation": data.activation, "rows": data.rows(), "critical_line": line}, out)
+        return EXIT_OK
+    marks = {"ordered": "o", "critical": "|", "chaotic": "#", "diverges": "."}
+    print(f"== {data.activation}: o ordered (chi_1 < 1), # chaotic (chi_1 > 1), | critical, . variance diverges",
+          file=out)
+    for j in reversed(range(len(b))):
+        print(f"sigma_b^2 = {b[j]:8.4f}  " + "".join(marks[p] for p in data.phase[:, j]), file=out)
+    print(" " * 22 + f"sigma_w^2 from {w[0]:g} to {w[-1]:g}", file=out)
+    for row in line:
+        value = "none" if row["sigma_w2"] != row["sigma_w2"] else f"{row['sigma_w2']:.6f}"
+        print(f"critical sigma_w^2 at sigma_b^2 = {row['sigma_b2']:.4f}: {value}", file=out)
+    return EXIT_OK
+
+
 _COMMANDS = {"derive": _cmd_derive, "kernel": _cmd_kernel, "check": _cmd_check, "report": _cmd_report,
-             "prove": _cmd_prove, "demo": _cmd_demo, "zoo": _cmd_zoo, "finite-width": _cmd_finite_width}
+             "prove": _cmd_prove, "demo": _cmd_demo, "zoo": _cmd_zoo, "finite-width": _cmd_finite_width,
+             "critical": _cmd_critical, "phase": _cmd_phase}
 
 
 def _dump(data: Any, out) -> None:
