@@ -281,3 +281,12 @@ def test_cli_finite_width(capsys):
 def test_cli_finite_width_errors(argv, code, capsys):
     got, _, err = _cli(argv, capsys)
     assert got == code and err.count("\n") == 1
+
+
+def test_crosscheck_says_when_its_bias_is_not_to_be_trusted():
+    # ReLU's vertex grows like 5 (l - 1) K^2: at depth 8, width 16, r = 35/16 is far outside.
+    deep = ncsym.crosscheck("relu", depth=8, width=16, networks=100, rho0=[0.5], seed=0, progress=False)
+    assert deep.effective_ratio == pytest.approx(35 / 16, rel=1e-6) and not deep.bias_trusted
+    assert "NOT to be trusted" in deep.verdict
+    shallow = ncsym.crosscheck("relu", depth=2, width=256, networks=100, rho0=[0.5], seed=0, progress=False)
+    assert shallow.bias_trusted and "trusted" not in shallow.verdict

@@ -23,6 +23,7 @@ from ncsym.symbolic.activations import Activation, activation
 from ncsym.core.errors import DomainError, check_integer
 from ncsym.depth.correlation import correlation_map
 from ncsym.width_corrections.multi_input import finite_width_kernels
+from ncsym.width_corrections.single_input import TRUST_THRESHOLD
 from ncsym.sampler import MLPSpec, network_statistics
 
 __all__ = ["crosscheck", "CrossCheck", "CrossCheckRow", "finite_width_bias"]
@@ -84,11 +85,23 @@ class CrossCheck:
         return all(row.agrees for row in self.rows)
 
     @property
+    def effective_ratio(self) -> float:
+        """V/(n K^2) at the last layer (the 1/n theory's effective depth-to-width ratio)."""
+        return float(self.settings.get("effective_ratio", 0.0))
+
+    @property
+    def bias_trusted(self) -> bool:
+        """True when the O(1/width) bias is within its range (``ncsym.finite_width``'s threshold)."""
+        return self.effective_ratio <= TRUST_THRESHOLD
+
+    @property
     def verdict(self) -> str:
         failures = sum(not row.agrees for row in self.rows)
+        caveat = "" if self.bias_trusted else (
+            f"; the 1/n bias is NOT to be trusted here (V/(n K^2) = {self.effective_ratio:.3g} > {TRUST_THRESHOLD:g})")
         if not failures:
-            return f"consistent: all {len(self.rows)} comparisons within {self.z_threshold:g} SE + remainder"
-        return f"INCONSISTENT: {failures} of {len(self.rows)} comparisons outside tolerance"
+            return f"consistent: all {len(self.rows)} comparisons within {self.z_threshold:g} SE + remainder" + caveat
+        return f"INCONSISTENT: {failures} of {len(self.rows)} comparisons outside tolerance" + caveat
 
     def correlations(self, rho0: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(theory, estimate, std_error) of the correlation over layers 1..depth from ``rho0``."""
@@ -171,9 +184,11 @@ def crosscheck(act: Any, *, depth: int = 10, width: int = 256, networks: int = 2
                                layers=list(range(1, depth + 1)), max_order=2)
 
     theory = cmap.iterate(np.array(starts), depth - 1)  # [depth, len(starts)]
-    rows = []
+    rows, ratio = [], 0.0
     for k, r0 in enumerate(starts, start=1):
-        biases = finite_width_bias(act, q=q, rho0=r0, depth=depth, width=width, sigma_w2=w2, sigma_b2=b2)
+        expansion = _bias_theory(act, q, r0, depth, w2, b2)
+        ratio = max(ratio, expansion.effective_ratio(depth, width))
+        biases = _biases(expansion, depth, width)
         for layer in range(1, depth + 1):
             corr = stats[layer].correlation
             variance = stats[layer].kernel
@@ -187,7 +202,7 @@ def crosscheck(act: Any, *, depth: int = 10, width: int = 256, networks: int = 2
                 tolerance = z_threshold * float(se) + abs(bias) * layer / width
                 rows.append(CrossCheckRow(layer, quantity, r0, th, float(bias), float(est), float(se), tolerance))
     return CrossCheck(act, tuple(rows), width, depth, networks, w2, b2, float(z_threshold), seed,
-                      {"method": method, "rho0": tuple(starts), "q_star": q})
+                      {"method": method, "rho0": tuple(starts), "q_star": q, "effective_ratio": ratio})
 
 
 def finite_width_bias(act: Any, *, q: float, rho0: float, depth: int, width: int,
@@ -203,8 +218,15 @@ def finite_width_bias(act: Any, *, q: float, rho0: float, depth: int, width: int
     >>> round(bias[0][0], 8), -0.5 * (1 - 0.25) / 200   # the classical E[r] - rho
     (-0.001875, -0.001875)
     """
+    return _biases(_bias_theory(act, q, rho0, depth, sigma_w2, sigma_b2), depth, width)
+
+
+def _bias_theory(act: Any, q: float, rho0: float, depth: int, sigma_w2: float, sigma_b2: float):
     first = q * np.array([[1.0, rho0], [rho0, 1.0]])
-    theory = finite_width_kernels(act, first, depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2, input_kind="kernel")
+    return finite_width_kernels(act, first, depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2, input_kind="kernel")
+
+
+def _biases(theory, depth: int, width: int) -> list[tuple[float, float]]:
     out = []
     for layer in range(1, depth + 1):
         K = theory.kernel(layer)
