@@ -16,8 +16,10 @@ contexts a per-thread setting, the way the :mod:`decimal` module's contexts are:
 - another thread's first assignment gives it its own precision, which no other thread sees
   and which it keeps (also across a fork, so time-bounded child processes inherit it).
 
-Single-threaded behaviour is unchanged. The switch costs one thread-local lookup per mpmath
-operation.
+Single-threaded behaviour is unchanged, at full speed: the per-thread lists are put in place only
+when a thread other than the main one first sets a precision. From then on every mpmath
+operation reads the precision through one Python-level lookup (mpf arithmetic measured about
+1.5 to 2 times slower; quadrature, dominated by function evaluations, much less).
 
 >>> import threading
 >>> seen = []
@@ -53,22 +55,19 @@ class _PerThread(list):
 
     def __init__(self, shared: list, key: str):
         super().__init__(shared)
-        self._key = key
+        self._key = f"{key}_list"  # the thread's own list lives at _LOCAL.<key>_list
 
-    def _own(self) -> list | None:
-        state = getattr(_LOCAL, self._key, None)
-        return None if state is None else state["list"]
-
+    # read on every mpmath operation: one attribute lookup, no further calls
     def __iter__(self):
-        own = self._own()
-        return iter(own) if own is not None else list.__iter__(self)
+        own = getattr(_LOCAL, self._key, None)
+        return list.__iter__(self) if own is None else iter(own)
 
     def __getitem__(self, index: Any) -> Any:
-        own = self._own()
-        return own[index] if own is not None else list.__getitem__(self, index)
+        own = getattr(_LOCAL, self._key, None)
+        return list.__getitem__(self, index) if own is None else own[index]
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        own = self._own()
+        own = getattr(_LOCAL, self._key, None)
         if own is not None:
             own[index] = value
         else:
@@ -99,8 +98,8 @@ def _public(name: str, key: str, list_name: str, original: property) -> property
     def set_(ctx: Any, value: Any) -> None:
         if getattr(_LOCAL, key, None) is None and threading.current_thread() is not threading.main_thread():
             per_thread = _activate(ctx, list_name, key)
-            setattr(_LOCAL, key, {"list": list(list.__iter__(per_thread)),
-                                  "_prec": ctx.__dict__.get("_shared_prec"), "_dps": ctx.__dict__["_shared_dps"]})
+            setattr(_LOCAL, f"{key}_list", list(list.__iter__(per_thread)))
+            setattr(_LOCAL, key, {"_prec": ctx.__dict__.get("_shared_prec"), "_dps": ctx.__dict__["_shared_dps"]})
         original.fset(ctx, value)
 
     return property(original.fget, set_)
