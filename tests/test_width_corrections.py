@@ -290,3 +290,25 @@ def test_crosscheck_says_when_its_bias_is_not_to_be_trusted():
     assert "NOT to be trusted" in deep.verdict
     shallow = ncsym.crosscheck("relu", depth=2, width=256, networks=100, rho0=[0.5], seed=0, progress=False)
     assert shallow.bias_trusted and "trusted" not in shallow.verdict
+
+
+def test_latex_of_the_recursions_compiles(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from latex_checks import check_balanced
+
+    body = "\n".join([finite_width("relu", 3, sigma_w2=2).latex(), finite_width("tanh", 2, sigma_w2=1).latex(),
+                      ntk_fluctuations("relu", 2, sigma_w2=2).latex()])
+    check_balanced(body)
+    assert "5 l - 5" in body
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex not installed")
+    tex = tmp_path / "fw.tex"
+    tex.write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+                   + body + "\n\\end{document}\n")
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout[-2000:]

@@ -36,7 +36,7 @@ from ncsym.core.errors import DomainError, check_integer
 from ncsym.core.numbers import check_real
 from ncsym.core.results import Result, working_dps
 from ncsym.symbolic.activations import Activation, activation, exact_number
-from ncsym.width_corrections.terms import GaussianTerm, Num
+from ncsym.width_corrections.terms import K, GaussianTerm, Num
 
 __all__ = ["FiniteWidth", "finite_width", "TRUST_THRESHOLD", "hyperparameter"]
 
@@ -138,6 +138,25 @@ class FiniteWidth:
         """Predicted E[z^4] - 3 E[z^2]^2 = 3 V/n at this width (float)."""
         return float(3 * self._layer(l).V.value / check_integer(width, "width", 1))
 
+    def depth_law(self) -> sympy.Expr | None:
+        """V^(l)/K^(l)^2 in closed form in the symbol ``l``, for a positively homogeneous
+        activation without bias (<sigma^2>_K = A_2 K, <sigma^4>_K = A_4 K^2 from the engine):
+        (A_4/A_2^2 - 1)(l - 1), whatever sigma_w2. None otherwise.
+
+        >>> finite_width("relu", 2, sigma_w2=3).depth_law()
+        5*l - 5
+        """
+        if self.sigma_b2 != 0:
+            return None
+        act = self.activation
+        m2, m4 = GaussianTerm((act, act)).closed, GaussianTerm((act,) * 4).closed
+        if m2 is None or m4 is None:
+            return None
+        A2, A4 = sympy.simplify(m2 / K), sympy.simplify(m4 / K**2)
+        if A2.has(K) or A4.has(K) or A2 == 0:
+            return None
+        return sympy.expand((A4 / A2**2 - 1) * (sympy.Symbol("l", positive=True, integer=True) - 1))
+
     def table(self, width: int | None = None) -> str:
         """A plain-text table over layers (with r and the verdict at ``width`` if given)."""
         head = f"{'layer':>5} {'K':>14} {'V':>14} {'K1':>14} {'V/K^2':>12} {'chi_par':>10}"
@@ -173,6 +192,11 @@ class FiniteWidth:
             r"\mathbb{E}[z^2] &= K^{(l)} + \frac{K^{(1),(l)}}{n} + O(n^{-2}), \quad "
             r"\mathbb{E}[z^4] - 3\,\mathbb{E}[z^2]^2 = \frac{3 V^{(l)}}{n} + O(n^{-2}).",
         ]
+        law = self.depth_law()
+        if law is not None:
+            lines[-1] += r"\\"
+            lines.append(rf"\frac{{V^{{(l)}}}}{{(K^{{(l)}})^2}} &= {sympy.latex(law)} \quad "
+                         r"\text{(positively homogeneous, } \sigma_b^2 = 0\text{)}")
         last = self.layers[-1]
         if last.V.exact is not None:
             lines[-1] += r"\\"
