@@ -40,7 +40,8 @@ __all__ = ["Check", "ProofOutcome", "Context", "Proof", "PROOF_MODULES", "availa
 #: The claim modules, in the order they are run and reported.
 PROOF_MODULES = ("mehler", "relu_arccos", "kernel_at_zero", "gelu_mean", "independence", "sde_drift",
                  "deq_fixed_point", "nnpk_limit", "coincidence_baseline", "deq_limits", "sde_distribution",
-                 "vertex_scale_invariant", "vertex_k_star_zero", "independence_general", "nnpk_digits")
+                 "vertex_scale_invariant", "vertex_k_star_zero", "independence_general", "nnpk_digits",
+                 "coincidence_finite_width")
 
 #: Seconds a single symbolic simplification may take before it counts as undecided (a failure).
 SIMPLIFY_SECONDS = 20.0
@@ -261,10 +262,12 @@ def run_one(name: str, *, dps: int = 30, quick: bool = False) -> ProofOutcome:
     return outcome
 
 
-def run_all(names: Sequence[str] | None = None, *, dps: int = 30, quick: bool = False) -> list[ProofOutcome]:
+def run_all(names: Sequence[str] | None = None, *, dps: int = 30, quick: bool = False,
+            progress: bool = False) -> list[ProofOutcome]:
     """Run the named claims (all when ``names`` is None) at ``dps`` digits; ``quick`` for a fast pass.
 
-    Unknown names raise KeyError before anything runs.
+    Unknown names raise KeyError before anything runs. ``progress`` writes one line per claim
+    to stderr as it finishes (a long run shows where it is).
     """
     if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
         raise ValueError(f"dps must be an integer >= 15, got {dps!r}")
@@ -272,7 +275,16 @@ def run_all(names: Sequence[str] | None = None, *, dps: int = 30, quick: bool = 
     for name in chosen:
         if name not in PROOF_MODULES and name not in _EXTRA:
             raise KeyError(f"unknown proof {name!r}; known: {', '.join(available())}")
-    return [run_one(name, dps=dps, quick=quick) for name in chosen]
+    outcomes = []
+    for index, name in enumerate(chosen, 1):
+        if progress:
+            print(f"[{index}/{len(chosen)}] {name} ...", file=sys.stderr, flush=True)
+        outcomes.append(run_one(name, dps=dps, quick=quick))
+        if progress:
+            o = outcomes[-1]
+            print(f"[{index}/{len(chosen)}] {name} {'PASS' if o.passed else 'FAIL'} ({o.seconds:.1f} s)",
+                  file=sys.stderr, flush=True)
+    return outcomes
 
 
 def _counts_text(outcome: ProofOutcome) -> str:
@@ -364,9 +376,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dps", type=int, default=30, help="decimal digits of the high-precision checks (>= 15)")
     parser.add_argument("--latex", metavar="FILE", help="also write the outcomes as a LaTeX document")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every check, not only failures")
+    parser.add_argument("--no-progress", action="store_true", help="no per-claim progress lines on stderr")
     args = parser.parse_args(argv)
     try:
-        outcomes = run_all(args.names or None, dps=args.dps, quick=args.quick)
+        outcomes = run_all(args.names or None, dps=args.dps, quick=args.quick, progress=not args.no_progress)
     except (KeyError, ValueError) as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
