@@ -106,6 +106,7 @@ def canary(tmp_path: Path) -> Path:
 
 # -- the string entry points, every hostile string --------------------------------------------------
 
+_N = sympy.Symbol("n", positive=True)
 STRING_ENTRY_POINTS = {
     "parse_expression": lambda s: ncsym.parse_expression(s),
     "parse_expression(number)": lambda s: ncsym.parse_expression(s, allow_variable=False),
@@ -114,6 +115,10 @@ STRING_ENTRY_POINTS = {
     "Activation.shifted": lambda s: ncsym.relu.shifted(s),
     "Activation.affine_input": lambda s: ncsym.relu.affine_input(s),
     "Activation + str": lambda s: ncsym.relu + s,
+    "Activation.subs": lambda s: ncsym.Activation(sympy.Max(ncsym.x, 0) / _N).subs(_N, s),
+    "Activation.subs(dict)": lambda s: ncsym.Activation(sympy.Max(ncsym.x, 0) / _N).subs({_N: s}),
+    "Activation(value)": lambda s: ncsym.relu(s),
+    "Activation.derivative": lambda s: ncsym.relu.derivative(s),
     "gaussian_mean(q=)": lambda s: ncsym.gaussian_mean("relu", q=s),
     "hermite_coefficients(q=)": lambda s: ncsym.hermite_coefficients("relu", 2, q=s),
     "dual_kernel(q1=)": lambda s: ncsym.dual_kernel("relu", q1=s),

@@ -142,8 +142,23 @@ class Activation:
         return frozenset(self.expr.free_symbols - {x})
 
     def subs(self, *args: Any, **kwargs: Any) -> "Activation":
-        """Substitute values for symbolic parameters."""
-        return Activation(self.expr.subs(*args, **kwargs))
+        """Substitute values for symbolic parameters (text is read by the whitelisted parser).
+
+        >>> n = sympy.Symbol("n", positive=True)
+        >>> Activation(sympy.Max(x, 0) / n).subs(n, "4").expr
+        Max(0, x)/4
+        """
+        if len(args) == 1 and isinstance(args[0], dict):
+            pairs = list(args[0].items())
+        elif len(args) == 1 and isinstance(args[0], (list, tuple)):
+            pairs = list(args[0])
+        elif len(args) == 2:
+            pairs = [tuple(args)]
+        else:
+            raise DomainError("subs takes (old, new), a dict or a list of (old, new) pairs")
+        # sympy's own subs would sympify text, which evaluates Python: convert every value here
+        pairs = [(_substitution_value(old), _substitution_value(new)) for old, new in pairs]
+        return Activation(self.expr.subs(pairs, **kwargs))
 
     # -- structure ------------------------------------------------------------------
     @cached_property
@@ -259,7 +274,7 @@ class Activation:
         >>> zoo.abs.derivative().pieces[0].expr
         -1
         """
-        if n < 0 or int(n) != n:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer, sympy.Integer)) or n < 0:
             raise DomainError(f"derivative order must be a non-negative integer, got {n!r}")
         if n == 0:
             return self
@@ -339,7 +354,10 @@ class Activation:
         return evaluate
 
     def __call__(self, value: Any) -> Any:
-        """sigma(value): sympy in, sympy out; mpmath in, mpmath out; else numpy."""
+        """sigma(value): sympy in, sympy out (text is read as an exact number); mpmath in, mpmath
+        out; else numpy."""
+        if isinstance(value, str):
+            value = exact_number(value)
         if isinstance(value, sympy.Basic):
             return self.expr.subs(x, value)
         if isinstance(value, (mpmath.mpf, mpmath.mpc)):
@@ -433,6 +451,17 @@ SUPPORTED_FUNCTIONS = frozenset({
 #: Expression types that are not functions of x to evaluate (unevaluated calculus, sets, ...).
 _REFUSED_TYPES = (sympy.Integral, sympy.Derivative, sympy.Sum, sympy.Product, sympy.Limit, sympy.Order,
                   sympy.Subs, sympy.Set, sympy.MatrixBase)
+
+
+def _substitution_value(value: Any) -> sympy.Basic:
+    """A value for Activation.subs: a sympy object, a number, or text read by the parser."""
+    if isinstance(value, str):
+        from ncsym.symbolic.parse import parse_expression
+
+        return parse_expression(value)
+    if isinstance(value, sympy.Basic):
+        return value
+    return exact_number(value)
 
 
 def _parse_text(text: str) -> sympy.Expr:
