@@ -312,3 +312,42 @@ def test_latex_of_the_recursions_compiles(tmp_path):
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def test_trust_threshold_bounds_the_truncation_error_of_the_exact_relu_law():
+    # ReLU at finite width: E[z^4]/(3 E[z^2]^2) - 1 = (1 + 5/n)^(l-1) - 1 exactly, against the 1/n
+    # term r = 5(l-1)/n. Up to the threshold r = 0.2 the truncation is off by at most ~r/2 = 10%.
+    from ncsym.width_corrections import TRUST_THRESHOLD
+
+    for width in (16, 64, 256, 1024):
+        fw = finite_width("relu", 1 + int(0.4 * width / 5) + 2, sigma_w2=2)
+        for l in range(2, fw.depth + 1):
+            r = fw.effective_ratio(l, width)
+            exact = (1 + 5 / width) ** (l - 1) - 1
+            if fw.trustworthy(l, width):
+                assert (exact - r) / exact <= 0.1
+            elif r >= 1.5 * TRUST_THRESHOLD and l >= 3:  # (layer 2 is linear in 1/n exactly)
+                assert (exact - r) / exact > 0.1
+
+
+@pytest.mark.slow
+def test_sampled_relu_kurtosis_leaves_the_linear_law_past_the_threshold():
+    from ncsym.sampler import MLPSpec, iter_preactivations
+
+    width, depth, networks = 16, 9, 60000
+    fw = finite_width("relu", depth, sigma_w2=2)
+    spec = MLPSpec(input_dim=1, widths=width, depth=depth, activation=lambda h: np.maximum(h, 0.0), sigma_w2=2.0)
+    layers = list(range(2, depth + 1))
+    m4 = {l: [] for l in layers}
+    for _, h, _ in iter_preactivations(spec, np.array([[1.0]]), networks, seed=21, layers=layers):
+        for l in layers:
+            m4[l].append((h[l][:, 0, :] ** 4).mean(1))
+    for l in layers:
+        x = np.concatenate(m4[l]) / 12 - 1  # E[z^4]/(3 K^2) - 1 with K = 2 exactly
+        est, se = x.mean(), x.std() / np.sqrt(networks)
+        r = fw.effective_ratio(l, width)
+        assert abs(est - ((1 + 5 / width) ** (l - 1) - 1)) < 5 * se  # the exact law holds
+        if fw.trustworthy(l, width):
+            assert abs(est - r) < 0.15 * r + 5 * se  # the 1/n law is good inside the threshold
+        elif r > 0.5:
+            assert est - r > 5 * se  # and visibly off well beyond it
