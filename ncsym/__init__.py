@@ -46,6 +46,7 @@ from ncsym.depth.critical import (
     CriticalLine, CriticalPoint, critical_conditions_latex, critical_line, critical_point,
 )
 from ncsym.depth.phases import PhaseDiagram, phase_data
+from ncsym.depth.deep import Approach, DeepCorrelation, deep_correlation
 from ncsym import sampler
 from ncsym.width_corrections import (
     FiniteWidth, FiniteWidthKernels, NTKFluctuations, finite_width, finite_width_kernels, ntk_fluctuations,
@@ -65,6 +66,7 @@ from ncsym.models import (
     ContractionCheck, ContractionWarning, DEQCrossCheck, DEQKernel, DEQNonConvergenceWarning, DEQStatistics,
     contraction_check, deq_crosscheck, deq_fixed_points, deq_kernel, deq_statistics, lipschitz_constant,
     paper_experiment, paper_inputs, relative_frobenius_error, Definiteness, DepthWidthGrid, depth_width_grid,
+    DEQNTK, deq_ntk, deq_empirical_ntk,
 )
 from ncsym.models.prior_kernel import NNPK, NNPKTrend, nnpk, nnpk_limit, nnpk_trend
 from ncsym.models import (
@@ -73,6 +75,7 @@ from ncsym.models import (
     count_all_negative, dispersion_interval, gp_dispersion, hamming_correlations, independence_baseline,
     sample_networks,
 )
+from ncsym.parallel.sweeps import sweep_kernel, sweep_map, sweep_network_statistics, sweep_phase_diagram
 from ncsym.interop.codegen import (
     activation_function, kernel_function, moment_function, nngp_function, to_function,
 )
@@ -99,7 +102,7 @@ __all__ = [
     "correlation_map", "variance_map", "phase_diagram", "network_kernels", "nngp_kernel", "ntk_kernel",
     "independence", "figure1_data",
     "CriticalPoint", "CriticalLine", "critical_point", "critical_line", "critical_conditions_latex",
-    "PhaseDiagram", "phase_data",
+    "PhaseDiagram", "phase_data", "Approach", "DeepCorrelation", "deep_correlation",
     # finite-width corrections
     "FiniteWidth", "finite_width", "NTKFluctuations", "ntk_fluctuations", "FiniteWidthKernels",
     "finite_width_kernels",
@@ -115,7 +118,7 @@ __all__ = [
     "ContractionWarning", "DEQNonConvergenceWarning", "ContractionCheck", "DEQKernel", "DEQStatistics",
     "DEQCrossCheck", "lipschitz_constant", "contraction_check", "deq_kernel", "deq_fixed_points",
     "deq_statistics", "deq_crosscheck", "paper_inputs", "paper_experiment", "relative_frobenius_error", "Definiteness",
-    "DepthWidthGrid", "depth_width_grid",
+    "DepthWidthGrid", "depth_width_grid", "DEQNTK", "deq_ntk", "deq_empirical_ntk",
     "NNPK", "NNPKTrend", "nnpk", "nnpk_limit", "nnpk_trend",
     "CoincidenceSpec", "coincidence_spec", "boolean_inputs", "sample_networks", "NegativeCounts",
     "count_all_negative", "Interval", "IndependenceBaseline", "independence_baseline", "gp_dispersion",
@@ -123,6 +126,8 @@ __all__ = [
     "CoincidenceSweep", "coincidence_sweep", "HammingCorrelations", "hamming_correlations",
     "FiniteWidthDispersion", "finite_width_dispersion", "finite_width_dispersions", "DispersionComparison",
     "compare_dispersion",
+    # sweeps in-process or on Dask, bit for bit the serial numbers
+    "sweep_map", "sweep_phase_diagram", "sweep_network_statistics", "sweep_kernel",
     # closed forms as numpy/JAX/PyTorch functions (scikit-learn kernels: ncsym.interop)
     "to_function", "kernel_function", "nngp_function", "moment_function", "activation_function",
     # LaTeX
