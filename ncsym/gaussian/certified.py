@@ -233,6 +233,8 @@ def _envelope(expr, v, flint):
     for func, bound in _BOUNDED.items():
         if isinstance(expr, func):
             return arb(bound), 0, arb(0)
+    if isinstance(expr, sympy.exp) and expr.args[0].is_nonpositive:  # exp(-(..)^2 / c) <= 1
+        return arb(1), 0, arb(0)
     if isinstance(expr, (sympy.exp, sympy.sinh, sympy.cosh)):
         arg = sympy.expand(expr.args[0])
         if arg.is_polynomial(v) and sympy.degree(arg, v) <= 1:

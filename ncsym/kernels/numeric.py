@@ -13,8 +13,15 @@ Float64:
   theta -> k(cos theta) on [0, pi] built from that quadrature (k is analytic in theta even where
   it is not in rho: (1 - rho^2)^(3/2) = sin^3 theta).
 
-Arbitrary precision: the Mehler series with exact Parseval tails from :mod:`ncsym.hermite_series.coefficients`
-(a rigorous bound), else nested mpmath quadrature with an estimated error.
+Float64 accuracy, measured against certified values over the zoo and rho in [-1, 1] with its ends
+(tests/test_certified.py): closed forms within 1 ulp of the scale E[sigma^2], the float Mehler
+series within 2.2 ulp (5e-16), the Chebyshev-in-theta route of kinked activations without a closed
+form within 55 ulp (1.2e-14, selu; 44 hard_tanh, 23 elu).
+
+Arbitrary precision: certified first (exact inner smoothing for kinked activations and at rho = +-1,
+:mod:`ncsym.kernels.certified_smoothing`; the Mehler sum in arb balls), then the Mehler series with
+exact Parseval tails from :mod:`ncsym.hermite_series.coefficients` (a rigorous bound), else nested
+mpmath quadrature with an estimated error.
 """
 
 from __future__ import annotations
@@ -342,7 +349,17 @@ def numeric_kernel_matrix(act: Activation, correlation: np.ndarray, diag: np.nda
 def mp_kernel_value(act: Activation, q1: sympy.Expr, q2: sympy.Expr, value: Any, dps: int) -> tuple[Any, Any, str]:
     """(k(value), error bound, method) at ``dps`` digits for an activation without a closed form.
 
-    A method starting with "certified" means the bound is proved (ball arithmetic)."""
+    A method starting with "certified" means the bound is proved (ball arithmetic): exact inner
+    smoothing for kinked activations and at rho = +-1, else the certified Mehler sum."""
+    from ncsym.kernels.certified_smoothing import certified_smoothed_value
+
+    if not _is_smooth(act) or abs(mpmath.mpf(value)) == 1:
+        try:
+            smoothed = certified_smoothed_value(act, q1, q2, value, dps)
+        except NcsymError:
+            smoothed = None
+        if smoothed is not None:
+            return smoothed
     try:
         certified = certified_mehler_value(act, q1, q2, value, dps)
     except (NcsymError, NotImplementedError, ValueError, TypeError):
