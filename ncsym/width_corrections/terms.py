@@ -153,8 +153,9 @@ class GaussianTerm:
         else:
             out = self._numeric(k, dps)
         if k.error and error_of is not None:
-            # first order in k's error: |d/dK term| * error, the slope at low precision
-            slope = error_of.at(Num(None, k.value, mpmath.mpf(0), 15), 15)
+            # first order in k's error: |d/dK term| * error; at the same precision and variance,
+            # so its quadratures are mostly the cached ones of the neighbouring terms
+            slope = error_of.at(Num(None, k.value, mpmath.mpf(0), dps), dps)
             out = Num(None, out.value, out.error + abs(slope.value) * k.error, dps)
         return out
 
