@@ -66,7 +66,6 @@ from ncsym.models import (
     ContractionCheck, ContractionWarning, DEQCrossCheck, DEQKernel, DEQNonConvergenceWarning, DEQStatistics,
     contraction_check, deq_crosscheck, deq_fixed_points, deq_kernel, deq_statistics, lipschitz_constant,
     paper_experiment, paper_inputs, relative_frobenius_error, Definiteness, DepthWidthGrid, depth_width_grid,
-    DEQNTK, deq_ntk, deq_empirical_ntk,
 )
 from ncsym.models.prior_kernel import NNPK, NNPKTrend, nnpk, nnpk_limit, nnpk_trend
 from ncsym.models import (
@@ -75,7 +74,6 @@ from ncsym.models import (
     count_all_negative, dispersion_interval, gp_dispersion, hamming_correlations, independence_baseline,
     sample_networks,
 )
-from ncsym.parallel.sweeps import sweep_kernel, sweep_map, sweep_network_statistics, sweep_phase_diagram
 from ncsym.interop.codegen import (
     activation_function, kernel_function, moment_function, nngp_function, to_function,
 )
@@ -118,7 +116,7 @@ __all__ = [
     "ContractionWarning", "DEQNonConvergenceWarning", "ContractionCheck", "DEQKernel", "DEQStatistics",
     "DEQCrossCheck", "lipschitz_constant", "contraction_check", "deq_kernel", "deq_fixed_points",
     "deq_statistics", "deq_crosscheck", "paper_inputs", "paper_experiment", "relative_frobenius_error", "Definiteness",
-    "DepthWidthGrid", "depth_width_grid", "DEQNTK", "deq_ntk", "deq_empirical_ntk",
+    "DepthWidthGrid", "depth_width_grid",
     "NNPK", "NNPKTrend", "nnpk", "nnpk_limit", "nnpk_trend",
     "CoincidenceSpec", "coincidence_spec", "boolean_inputs", "sample_networks", "NegativeCounts",
     "count_all_negative", "Interval", "IndependenceBaseline", "independence_baseline", "gp_dispersion",
@@ -126,8 +124,6 @@ __all__ = [
     "CoincidenceSweep", "coincidence_sweep", "HammingCorrelations", "hamming_correlations",
     "FiniteWidthDispersion", "finite_width_dispersion", "finite_width_dispersions", "DispersionComparison",
     "compare_dispersion",
-    # sweeps in-process or on Dask, bit for bit the serial numbers
-    "sweep_map", "sweep_phase_diagram", "sweep_network_statistics", "sweep_kernel",
     # closed forms as numpy/JAX/PyTorch functions (scikit-learn kernels: ncsym.interop)
     "to_function", "kernel_function", "nngp_function", "moment_function", "activation_function",
     # LaTeX
