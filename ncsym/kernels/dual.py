@@ -80,6 +80,8 @@ def check_rho_array(values: Any) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind == "c":
         raise DomainError("correlation rho must be real")
+    if values.dtype.kind in "USO" and any(isinstance(v, (str, bytes)) for v in values.flat):
+        raise DomainError("correlation rho must be a number, got text (read it with ncsym.parse_expression)")
     values = np.asarray(values, dtype=float)
     if np.isnan(values).any():
         raise DomainError("correlation rho is NaN")
@@ -185,6 +187,7 @@ class DualKernel:
         >>> dual_kernel(zoo.exp, q1=2, q2=8).covariance(sympy.Integer(3))
         exp(8)
         """
+        c = exact_number(c) if isinstance(c, str) else c  # text: read exactly by the parser
         if isinstance(c, sympy.Basic):
             scale = sympy.sqrt(self.q1 * self.q2)
             return self(sympy.sympify(c) / scale)
