@@ -161,7 +161,7 @@ SANE: dict[str, Any] = {
     "a": 1, "b": 1, "n_paths": 2, "widths": [2], "q": 1, "q0": 1, "rho": 0.5, "n_bits": 2, "k": 2,
     "successes": 1, "trials": 2, "cov": np.eye(2), "inputs": np.eye(2), "value": 1, "result": None,
     "layers": 1, "networks": 2, "ns": [2], "depths": [1], "factors": ["relu"], "sigma_w2_grid": [1.0],
-    "sigma_b2_grid": [0.0], "T": 1.0, "iterations": 2,
+    "sigma_b2_grid": [0.0], "T": 1.0, "iterations": 2, "c": sympy.Rational(1, 2),
 }
 #: Parameters whose value is free text by design (a label, a file name): any string is fine there.
 FREE_TEXT = {"name", "label", "latex", "title", "header", "path", "filename", "text_label", "caption"}
@@ -219,7 +219,7 @@ def _calls(function: Callable, canary: Path, values: list[Any] | None = None) ->
 KNOWN_GAPS = {
     "finite_width_bias", "finite_width_log_norm_law", "crosscheck", "crosscheck_row", "ks_two_sample",
     "sample_shaped_relu_networks", "sample_networks", "deq_kernel", "paper_experiment", "derive_sde",
-    "finite_width_kernels", "finite_width_crosscheck",
+    "finite_width_kernels", "finite_width_crosscheck", "deq_empirical_ntk", "sweep_network_statistics",
 }
 #: Functions that take free text by design.
 FREE_TEXT_FUNCTIONS = {"latex_escape"}
@@ -464,3 +464,23 @@ def test_the_scan_can_fail(tmp_path: Path) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys.modules[__name__], "ROOT", tmp_path)
         assert violations([file]) == ["ncsym_like.py: read: sympy.sympify(text)"]
+
+
+def test_methods_of_returned_objects_refuse_hostile_text(canary: Path) -> None:
+    objects = {"Activation": ncsym.relu, "DualKernel": ncsym.dual_kernel("relu"),
+               "CorrelationMap": ncsym.correlation_map("relu"), "VarianceMap": ncsym.variance_map("erf", 2, 0)}
+    failures, covered = [], set()
+    with time_budget(3):
+        for owner, obj in objects.items():
+            for name in dir(obj):
+                method = getattr(type(obj), name, None)
+                if name.startswith("_") or isinstance(method, property) or not inspect.ismethod(getattr(obj, name)):
+                    continue
+                for what, args, kwargs in _calls(getattr(obj, name), canary):
+                    covered.add(f"{owner}.{name}")
+                    try:
+                        assert_refused(getattr(obj, name), args, kwargs, canary, f"{owner}.{what}")
+                    except AssertionError as exc:
+                        failures.append(str(exc).splitlines()[0])
+    assert not failures, "\n".join(failures)
+    assert {"DualKernel.covariance", "CorrelationMap.iterate", "Activation.shifted"} <= covered, sorted(covered)
