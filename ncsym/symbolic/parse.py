@@ -1,8 +1,10 @@
 """Safe parsing of activation strings through a whitelisted grammar.
 
-Python is never evaluated: the text is split by a small tokenizer and read by a
-precedence-climbing (Pratt) parser that builds sympy objects directly. Neither ``eval``,
-``exec``, ``sympify`` nor ``parse_expr`` ever sees user text.
+Python is never evaluated: the text is split by a small tokenizer
+(:mod:`ncsym.symbolic.tokenizer`, which also holds the limits below) and read by a
+precedence-climbing (Pratt) parser (:mod:`ncsym.symbolic.grammar`, with the function table in
+:mod:`ncsym.symbolic.functions`) that builds sympy objects directly. Neither ``eval``,
+``exec``, ``sympify`` nor ``parse_expr`` ever sees user text. This module is the entry point.
 
 Grammar
 -------
