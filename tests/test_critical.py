@@ -198,3 +198,13 @@ def test_cli_critical_and_phase(capsys, tmp_path):
     assert len(rows) == 1 + 18 and rows[0].startswith("sigma_w2,sigma_b2,q_star,chi_1")
     assert main(["phase", "erf", "--sigma-w2", "1:0:3"]) == 2
     assert "LO < HI" in capsys.readouterr().err
+
+
+def test_user_expression_by_the_scaling_identity():
+    """sigma(x) = tanh(2x): E[tanh(2 sqrt(q) z)^2] is tanh's moment at 4q, so its critical point at
+    sigma_b2 is tanh's at 4 sigma_b2 with sigma_w2 and q* divided by 4 (a symbolic identity)."""
+    scaled = ncsym.critical_point("tanh(2*x)", sympy.Rational(1, 20), dps=15)
+    plain = ncsym.critical_point("tanh", sympy.Rational(1, 5), dps=15)
+    assert abs(scaled.sigma_w2.value - plain.sigma_w2.value / 4) <= scaled.sigma_w2.error + plain.sigma_w2.error
+    assert abs(scaled.q_star.value - plain.q_star.value / 4) <= scaled.q_star.error + plain.q_star.error
+    assert ncsym.critical_point("tanh(2*x)", 0).sigma_w2.exact == sympy.Rational(1, 4)
