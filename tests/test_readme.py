@@ -41,3 +41,14 @@ def test_a_wrong_example_fails():
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     runner.run(test, out=lambda _: None)
     assert runner.failures == 1
+
+
+def test_ci_runs_the_readme_test_command_first():
+    """.ci/run's first test step is the README's test command, character for character."""
+    readme = README.read_text(encoding="utf-8")
+    command = next(line.strip() for line in readme.splitlines() if "pytest" in line and "pip install" in line)
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    steps = [line for line in ci.splitlines() if "pytest" in line and not line.lstrip().startswith("#")]
+    assert command in steps[0], (command, steps[0])
+    for later in ("-m slow", "python -m proofs", "sphinx -W -q -b html", "-b doctest"):
+        assert later in ci, later

@@ -1,6 +1,7 @@
-"""Other libraries' interfaces: ncsym's kernels as scikit-learn kernels, and derived closed
-forms compiled for numpy, JAX or PyTorch (for example as the ``nngp_fn`` of neural-tangents'
-``stax.Elementwise``).
+"""ncsym's kernels in other libraries: scikit-learn kernels, and closed forms compiled for numpy, JAX or PyTorch.
+
+The compiled NNGP map has the signature of the ``nngp_fn`` of neural-tangents'
+``stax.Elementwise``, so a derived kernel can replace a numerical one there.
 
 Owns: ``codegen`` (closed forms as array functions: ``to_function``, ``kernel_function``,
 ``nngp_function``, ``moment_function``), ``sklearn_kernels`` (``NNGPKernel``, ``NTKKernel``:
