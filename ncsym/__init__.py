@@ -66,6 +66,7 @@ from ncsym.models import (
     ContractionCheck, ContractionWarning, DEQCrossCheck, DEQKernel, DEQNonConvergenceWarning, DEQStatistics,
     contraction_check, deq_crosscheck, deq_fixed_points, deq_kernel, deq_statistics, lipschitz_constant,
     paper_experiment, paper_inputs, relative_frobenius_error, Definiteness, DepthWidthGrid, depth_width_grid,
+    DEQNTK, deq_ntk, deq_empirical_ntk,
 )
 from ncsym.models.prior_kernel import NNPK, NNPKTrend, nnpk, nnpk_limit, nnpk_trend
 from ncsym.models import (
@@ -116,7 +117,7 @@ __all__ = [
     "ContractionWarning", "DEQNonConvergenceWarning", "ContractionCheck", "DEQKernel", "DEQStatistics",
     "DEQCrossCheck", "lipschitz_constant", "contraction_check", "deq_kernel", "deq_fixed_points",
     "deq_statistics", "deq_crosscheck", "paper_inputs", "paper_experiment", "relative_frobenius_error", "Definiteness",
-    "DepthWidthGrid", "depth_width_grid",
+    "DepthWidthGrid", "depth_width_grid", "DEQNTK", "deq_ntk", "deq_empirical_ntk",
     "NNPK", "NNPKTrend", "nnpk", "nnpk_limit", "nnpk_trend",
     "CoincidenceSpec", "coincidence_spec", "boolean_inputs", "sample_networks", "NegativeCounts",
     "count_all_negative", "Interval", "IndependenceBaseline", "independence_baseline", "gp_dispersion",

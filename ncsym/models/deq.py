@@ -38,10 +38,10 @@ reason, by ``DEQKernel.definiteness``; see :mod:`ncsym.models.deq_definiteness`)
 beyond float64 (``dps=``) go through the closed-form dual kernel where there is one, else the
 numeric dual kernels (:mod:`ncsym.models.deq_precision`).
 
-The NTK of a DEQ (the kernel of the gradient through the implicit fixed point) is not
-computed here: Gao et al. 2023 treat the NNGP kernel; the equilibrium NTK is studied by Feng &
-Kolter ("On the neural tangent kernel of equilibrium models"), and a DEQ NTK would need the
-derivative kernel at K* and the implicit-function Jacobian, which ncsym does not model yet.
+The NTK of a DEQ (the gradient through the implicit fixed point): Gao et al. 2023 treat the
+NNGP kernel; the equilibrium NTK (after Feng & Kolter, on the NTK of equilibrium models) is
+Theta* = K* / (1 - sigma_w2 Vdot(K*)) entrywise, derived and sampled in
+:mod:`ncsym.models.deq_tangent`.
 
 The finite-width sampler lives in ``deq_sampling`` (:func:`deq_fixed_points`,
 :func:`deq_statistics`, :func:`deq_crosscheck`): it draws the real shared weights, batched over
