@@ -290,8 +290,9 @@ class WidthScaling:
         """Plain text: one block per quantity, the slope fit, then the rows per width."""
         lines = [f"width scaling {self.label}: layer {self.layer}, widths {', '.join(map(str, self.widths))}"]
         for q, fit in self.fits.items():
-            lines.append(f"{q}: slope {fit.slope:.5g} ± {fit.slope_error:.2g} (fit "
-                         f"{'s/n + r/n^2' if fit.quadratic else 's/n'}, chi2 {fit.chi2:.2f}/{fit.dof}), "
+            shape = f"s/n + r/n^2, r = {fit.curvature:.3g} ± {fit.curvature_error:.2g}" if fit.quadratic else "s/n"
+            lines.append(f"{q}: slope {fit.slope:.5g} ± {fit.slope_error:.2g} (fit {shape}, "
+                         f"chi2 {fit.chi2:.2f}/{fit.dof}), "
                          f"predicted {self.predicted_slopes[q]:.5g}, z {self.slope_z(q):+.2f}  "
                          f"{'ok' if self.slope_agrees(q) else 'NO'}")
             lines.append(f"  {'width':>6} {'predicted':>11} {'estimate':>11} {'SE':>9} {'z':>7} {'n*(y-y_oo)':>11}  ok")
