@@ -208,3 +208,16 @@ def test_user_expression_by_the_scaling_identity():
     assert abs(scaled.sigma_w2.value - plain.sigma_w2.value / 4) <= scaled.sigma_w2.error + plain.sigma_w2.error
     assert abs(scaled.q_star.value - plain.q_star.value / 4) <= scaled.q_star.error + plain.q_star.error
     assert ncsym.critical_point("tanh(2*x)", 0).sigma_w2.exact == sympy.Rational(1, 4)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex is not installed")
+def test_critical_latex_compiles(tmp_path):
+    import subprocess
+
+    body = "\n\n".join(f"${ncsym.critical_point(act, b).latex()}$" for act, b in (("erf", 0), ("erf", 0.05)))
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+                                      + body + "\n\\end{document}\n")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-1500:]
