@@ -41,7 +41,7 @@ __all__ = ["Check", "ProofOutcome", "Context", "Proof", "PROOF_MODULES", "availa
 PROOF_MODULES = ("mehler", "relu_arccos", "kernel_at_zero", "gelu_mean", "independence", "sde_drift",
                  "deq_fixed_point", "nnpk_limit", "coincidence_baseline", "deq_limits", "sde_distribution",
                  "vertex_scale_invariant", "vertex_k_star_zero", "independence_general", "nnpk_digits",
-                 "coincidence_finite_width")
+                 "coincidence_finite_width", "deq_properties")
 
 #: Seconds a single symbolic simplification may take before it counts as undecided (a failure).
 SIMPLIFY_SECONDS = 20.0
