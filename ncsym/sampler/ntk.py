@@ -10,7 +10,7 @@ are taken in ``omega`` and ``beta``, each layer's term scaled by a learning rate
 default rates (``weight_rate = c_w^l``, ``bias_rate = sigma_b^2``) its infinite-width mean is
 the recursion Theta^(1) = K^(1), Theta^(l+1) = K^(l+1) + sigma_w^2 <sigma'(u) sigma'(v)> Theta^(l)
 of Jacot, Gabriel & Hongler (2018) (``ncsym.ntk_kernel``); other rates give the
-learning-rate tensor lambda_b, lambda_W of Roberts, Yaida & Hanin (2022), section 7.
+learning-rate tensor lambda_b, lambda_W of Roberts, Yaida & Hanin (2022), chapters 7-8.
 
 Exact backpropagation, batched over networks: with ``J^l = d z^L / d z^l`` (``J^L`` the
 identity on the requested units, ``J^l = J^(l+1) W^(l+1) diag(sigma'(z^l))``),
