@@ -47,6 +47,7 @@ from ncsym.depth.critical import (
 )
 from ncsym.depth.phases import PhaseDiagram, phase_data
 from ncsym.depth.deep import Approach, DeepCorrelation, deep_correlation
+from ncsym.depth.certified_fixed_points import CertifiedFixedPoint, certified_variance_fixed_point
 from ncsym import sampler
 from ncsym.width_corrections import (
     FiniteWidth, FiniteWidthKernels, NTKFluctuations, finite_width, finite_width_kernels, ntk_fluctuations,
@@ -75,6 +76,7 @@ from ncsym.models import (
     count_all_negative, dispersion_interval, gp_dispersion, hamming_correlations, independence_baseline,
     sample_networks,
 )
+from ncsym.parallel.sweeps import sweep_kernel, sweep_map, sweep_network_statistics, sweep_phase_diagram
 from ncsym.interop.codegen import (
     activation_function, kernel_function, moment_function, nngp_function, to_function,
 )
@@ -102,6 +104,7 @@ __all__ = [
     "independence", "figure1_data",
     "CriticalPoint", "CriticalLine", "critical_point", "critical_line", "critical_conditions_latex",
     "PhaseDiagram", "phase_data", "Approach", "DeepCorrelation", "deep_correlation",
+    "CertifiedFixedPoint", "certified_variance_fixed_point",
     # finite-width corrections
     "FiniteWidth", "finite_width", "NTKFluctuations", "ntk_fluctuations", "FiniteWidthKernels",
     "finite_width_kernels",
@@ -125,6 +128,8 @@ __all__ = [
     "CoincidenceSweep", "coincidence_sweep", "HammingCorrelations", "hamming_correlations",
     "FiniteWidthDispersion", "finite_width_dispersion", "finite_width_dispersions", "DispersionComparison",
     "compare_dispersion",
+    # sweeps in-process or on Dask, bit for bit the serial numbers
+    "sweep_map", "sweep_phase_diagram", "sweep_network_statistics", "sweep_kernel",
     # closed forms as numpy/JAX/PyTorch functions (scikit-learn kernels: ncsym.interop)
     "to_function", "kernel_function", "nngp_function", "moment_function", "activation_function",
     # LaTeX

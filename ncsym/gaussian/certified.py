@@ -26,7 +26,7 @@ from ncsym.core.errors import DomainError
 
 __all__ = [
     "certified_expectation", "expectation_ball", "variance_map_ball", "flint_or_none", "FLINT_MISSING",
-    "ball_function", "envelope", "gaussian_tail_bound", "bits_for", "to_mp",
+    "ball_function", "number_ball", "envelope", "gaussian_tail_bound", "bits_for", "to_mp",
 ]
 
 _OO, _NOO = sympy.oo, sympy.S.NegativeInfinity
@@ -84,6 +84,15 @@ def _number(expr, flint):
     """A numeric sympy expression as an arb ball."""
     value = ball_function(sympy.sympify(expr))(None, False)
     return value.real
+
+
+def number_ball(expr: Any):
+    """A real numeric sympy expression as an arb ball at the current flint precision.
+
+    >>> number_ball(sympy.Rational(1, 3)).contains(1) or number_ball(sympy.sqrt(2)) > 1
+    True
+    """
+    return _number(expr, _flint())
 
 
 # -- sympy -> acb ------------------------------------------------------------------------------
