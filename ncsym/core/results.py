@@ -56,7 +56,9 @@ def to_mpf(expr: sympy.Expr, dps: int) -> mpmath.mpf:
         if number.is_real is False or not number.is_number:
             real, imag = number.as_real_imag()
             if not imag.is_zero and abs(sympy.N(imag, 5)) > sympy.Float(10) ** (-dps):
-                raise ValueError(f"expected a real number, got {number}")
+                from ncsym.core.errors import DomainError
+
+                raise DomainError(f"expected a real number, got {number}")
             number = real
         return mpmath.mpf(sympy.Float(number, dps + GUARD_DIGITS)._mpf_)
 
