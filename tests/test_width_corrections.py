@@ -215,8 +215,14 @@ def test_empirical_kernel_covariance_against_sampled_networks():
     depth, width, networks = 3, 32, 4000
     fk = finite_width_kernels("tanh", _X3, depth, sigma_w2=2)
     spec = MLPSpec(input_dim=2, widths=width, depth=depth, activation=np.tanh, sigma_w2=2.0)
-    ks = np.concatenate([np.einsum("mai,mbi->mab", h[depth], h[depth]) / width
-                         for _, h, _ in iter_preactivations(spec, _X3, networks, seed=4, layers=[depth])])
+    ks, spread = [], []
+    for _, h, _ in iter_preactivations(spec, _X3, networks, seed=4, layers=[depth]):
+        z = h[depth]
+        ks.append(np.einsum("mai,mbi->mab", z, z) / width)
+        spread.append(np.var(z[:, 0, :] * z[:, 1, :], axis=1, ddof=1))
+    ks, spread = np.concatenate(ks), np.concatenate(spread)
+    predicted_spread = fk.unit_variance(depth, width)[0, 1]
+    assert abs(spread.mean() - predicted_spread) < 4 * spread.std() / np.sqrt(networks) + abs(predicted_spread) * depth / width**2
     predicted = fk.kernel_covariance(depth, width)
     for a, b, c, d in [(0, 0, 0, 0), (0, 1, 0, 1), (0, 1, 1, 2), (0, 1, 0, 2)]:
         x, y = ks[:, a, b] - ks[:, a, b].mean(), ks[:, c, d] - ks[:, c, d].mean()
