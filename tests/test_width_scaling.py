@@ -115,7 +115,7 @@ def test_width_scaling_single_input(act, w2, b2):
 
     check = finite_width_crosscheck(act, depth=3, widths=(16, 32, 64, 128), networks=3000, sigma_w2=w2,
                                     sigma_b2=b2, rho0=None, ntk=False, seed=1)
-    assert check.passed, check.table()
+    assert check.passed and check.values_passed, check.table()
     for quantity in ("fourth_cumulant", "kernel_variance"):
         fit = check.fits[quantity]
         assert abs(check.slope_z(quantity)) < Z
@@ -146,6 +146,8 @@ def test_width_scaling_slow(act, w2, depth):
     check = finite_width_crosscheck(act, depth=depth, widths=(64, 128, 256, 512), networks=20000, sigma_w2=w2,
                                     ntk_networks=300, ntk_units=32, seed=3)
     print(check.table())
+    # the slopes decide; per-width values at the narrow end may carry more O(1/n^2) than the
+    # estimated remainder (relu(x) - 1/2: n kappa_4 is twice its slope at width 64)
     assert check.passed, check.table()
 
 
@@ -156,7 +158,7 @@ def test_width_scaling_two_inputs_and_ntk():
                                     rho0=0.5, ntk_networks=400, ntk_units=16, seed=4)
     assert set(check.fits) == {"fourth_cumulant", "kernel_shift", "kernel_variance", "kernel_variance_ab",
                                "ntk_variance"}
-    assert check.passed, check.table()
+    assert check.passed and check.values_passed, check.table()
     for quantity in ("kernel_variance_ab", "ntk_variance"):
         assert abs(check.slope_z(quantity)) < Z
         assert check.fits[quantity].slope_error < 0.1 * check.predicted_slopes[quantity]
