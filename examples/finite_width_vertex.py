@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  layer {l:>3}: {c['theory'][i]:8.3f}   {cells}")
         z = [(c["sampled"][n][0] - c["theory"]) / np.where(c["sampled"][n][1] > 0, c["sampled"][n][1], np.inf)
              for n in args.widths]
-        print(f"  largest |z| where 1/n is trusted: "
+        print("  largest |z| where 1/n is trusted: "
               + ", ".join(f"width {n}: {np.max(np.abs(zz[c['sampled'][n][2]]), initial=0):.2f}"
                           for n, zz in zip(args.widths, z)))
 
