@@ -145,3 +145,19 @@ def test_phase_diagram_exact_zero_at_the_boundary():
     assert (q[:, 1] > 0).all()
     q, chi = ncsym.phase_diagram("tanh", [1.0, 1.05], [0.0])
     assert q[0, 0] == 0.0 and chi[0, 0] == 1.0 and q[1, 0] > 0 and chi[1, 0] > 1
+
+
+def test_kink_at_zero_elu_boundary():
+    """elu (kink in sigma'' at 0): E[elu(sqrt(q) z)^2] = q - sqrt(2/pi) q^(3/2) + o(q^(3/2)), checked here by
+    quadrature; so at sigma_w2 = 1 (elu'(0) = 1) q = 0 attracts, q* = 0 and chi_1 = 1 exactly."""
+    with mpmath.workdps(30):
+        f = lambda x: x if x > 0 else mpmath.expm1(x)  # noqa: E731
+        for q in (mpmath.mpf("1e-4"), mpmath.mpf("1e-6")):
+            gap = gauss(lambda x: f(x) ** 2, q) - q
+            assert abs(gap / (-mpmath.sqrt(2 / mpmath.pi) * q**1.5) - 1) < 10 * mpmath.sqrt(q)
+    V = ncsym.variance_map("elu", 1, 0, dps=20)
+    assert V.q_star.exact == 0 and V.chi_1.exact == 1
+    above = ncsym.variance_map("elu", sympy.Rational(11, 10), 0, dps=20)
+    assert above.status == "finite" and float(above.chi_1) > 1
+    cp = ncsym.critical_point("elu", 0)
+    assert cp.sigma_w2.exact == 1 and cp.q_star.exact == 0

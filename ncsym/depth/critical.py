@@ -198,12 +198,14 @@ def _boundary_point(act: Activation, dps: int) -> tuple[Result, Result, str] | N
     expansion = _small_q_moment(act)
     if expansion is None or exact_sign(expansion[0]) != 1:
         return None
-    c1, c2 = expansion
+    c1, c2, power = expansion
     if exact_sign(c2) != -1:
         return None
-    w = Result.from_exact(1 / c1, label="sigma_w2", method="1/sigma'(0)^2 (q* = 0)", dps=dps)
-    q = Result.from_exact(sympy.Integer(0), label="q*", method="V(q) - q = -c q^2 + O(q^3) at chi_1 = 1", dps=dps)
-    return w, q, f"boundary: q* = 0, sigma_w2 = 1/sigma'(0)^2 = {1 / c1}; V(q) - q = {sympy.simplify(c2 / c1)} q^2 + O(q^3)"
+    w = Result.from_exact(1 / c1, label="sigma_w2", method="1/lim E[sigma'^2] (q* = 0)", dps=dps)
+    q = Result.from_exact(sympy.Integer(0), label="q*", method=f"V(q) - q = -c q^{power} + o(q^{power}) at chi_1 = 1",
+                          dps=dps)
+    return w, q, (f"boundary: q* = 0, sigma_w2 = 1/lim E[sigma'^2] = {1 / c1}; "
+                  f"V(q) - q = {sympy.simplify(c2 / c1)} q^{power} + o(q^{power})")
 
 
 def _scan(act: Activation, b: float) -> list[tuple[float, float]]:

@@ -222,34 +222,52 @@ def _float_moment(act: Activation, *, derivative: bool = False) -> Any:
     return moment
 
 
-def _small_q_moment(act: Activation) -> tuple[sympy.Expr, sympy.Expr] | None:
-    """(c1, c2) with E[sigma(sqrt(q) z)^2] = c1 q + c2 q^2 + O(q^3) as q -> 0+, for sigma(0) = 0.
+def _small_q_moment(act: Activation) -> tuple[sympy.Expr, sympy.Expr, sympy.Expr] | None:
+    """(c1, c, p) with E[sigma(sqrt(q) z)^2] = c1 q + c q^p + o(q^p) as q -> 0+, for sigma(0) = 0.
 
-    From the closed form in q where there is one, else from sigma's Taylor expansion at 0
-    (sigma = a1 x + a2 x^2 + a3 x^3 + ...: c1 = a1^2, c2 = 3 (a2^2 + 2 a1 a3), as E[z^4] = 3).
-    None when sigma(0) != 0 or sigma is not smooth at 0 and has no closed form.
+    From the closed form in q where there is one (p = 2), else from sigma's Taylor expansion at
+    0: smooth there (sigma = a1 x + a2 x^2 + a3 x^3 + ...): c1 = a1^2, c = 3 (a2^2 + 2 a1 a3), p = 2,
+    as E[z^4] = 3; a kink at 0 (one-sided a1+-, a2+-, like elu): c1 = (a1+^2 + a1-^2)/2,
+    c = 2 sqrt(2/pi) (a1+ a2+ - a1- a2-), p = 3/2, as E[z^3; z > 0] = sqrt(2/pi). None when
+    sigma(0) != 0 or no expansion is known.
 
     >>> _small_q_moment(activation("erf"))
-    (4/pi, -8/pi)
+    (4/pi, -8/pi, 2)
+    >>> _small_q_moment(activation("elu"))
+    (1, -sqrt(2)/sqrt(pi), 3/2)
     """
     from ncsym.symbolic.activations import x
 
+    two = sympy.Integer(2)
     form = _closed_moment(act, derivative=False)
     if form is not None:
         try:
             series = sympy.series(form, _Q, 0, 3).removeO()
             c0, c1, c2 = (tidy(series.coeff(_Q, k)) for k in range(3))
             if exact_sign(c0) == 0 and sympy.simplify(series - c1 * _Q - c2 * _Q**2) == 0:
-                return c1, c2
+                return c1, c2, two
         except Exception:  # sympy's series gives up on some forms
             pass
+    inside = lambda p: (p.lo == -sympy.oo or exact_sign(p.lo) == -1) and (p.hi == sympy.oo or exact_sign(p.hi) == 1)  # noqa: E731
     for piece in act.pieces:
-        if (piece.lo == -sympy.oo or exact_sign(piece.lo) == -1) and (piece.hi == sympy.oo or exact_sign(piece.hi) == 1):
+        if inside(piece):
             a = [tidy(sympy.diff(piece.expr, x, k).subs(x, 0) / sympy.factorial(k)) for k in range(4)]
             if exact_sign(a[0]) != 0:
                 return None
-            return tidy(a[1] ** 2), tidy(3 * (a[2] ** 2 + 2 * a[1] * a[3]))
-    return None
+            return tidy(a[1] ** 2), tidy(3 * (a[2] ** 2 + 2 * a[1] * a[3])), two
+    left = [p for p in act.pieces if p.hi == 0]
+    right = [p for p in act.pieces if p.lo == 0]
+    if len(left) != 1 or len(right) != 1 or act.deltas:
+        return None
+    sides = []
+    for piece in (right[0], left[0]):
+        a = [tidy(sympy.diff(piece.expr, x, k).subs(x, 0) / sympy.factorial(k)) for k in range(3)]
+        if exact_sign(a[0]) != 0:
+            return None
+        sides.append(a)
+    (_, p1, p2), (_, m1, m2) = sides
+    return (tidy((p1**2 + m1**2) / 2), tidy(2 * sympy.sqrt(2 / sympy.pi) * (p1 * p2 - m1 * m2)),
+            sympy.Rational(3, 2))
 
 
 def _derivative_at_zero(act: Activation, dps: int) -> Result:
@@ -270,6 +288,10 @@ def _derivative_at_zero(act: Activation, dps: int) -> Result:
         if (piece.lo == -sympy.oo or exact_sign(piece.lo) == -1) and (piece.hi == sympy.oo or exact_sign(piece.hi) == 1):
             return Result.from_exact(piece.expr.subs(x, 0) ** 2, label="sigma'(0)^2", method="sigma smooth at 0",
                                      dps=dps)
+    expansion = _small_q_moment(act)
+    if expansion is not None:
+        return Result.from_exact(expansion[0], label="lim E[sigma'^2]",
+                                 method="(sigma'(0+)^2 + sigma'(0-)^2)/2 (q -> 0 with a kink at 0)", dps=dps)
     raise ConvergenceError(f"{act.name} has a breakpoint at 0; chi_1 at q* = 0 depends on how q -> 0")
 
 

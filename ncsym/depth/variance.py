@@ -218,7 +218,7 @@ _ATTRACTING_HALVINGS = {"below": 30, "critical": 14}
 def _zero_attracts(act: Any, sigma_w2: Any, sigma_b2: Any) -> tuple[int | None, str]:
     """The sign of V(q) - q as q -> 0+ when V(0) = 0 (sigma(0) = 0, no bias), with the reason.
 
-    V(q) - q = (sigma_w2 c1 - 1) q + sigma_w2 c2 q^2 + O(q^3) (see ``_small_q_moment``): -1 when
+    V(q) - q = (sigma_w2 c1 - 1) q + sigma_w2 c2 q^p + o(q^p) (see ``_small_q_moment``): -1 when
     q = 0 attracts (below critical, or at it with c2 < 0, as for tanh and erf), +1 when it repels,
     None when there is no such expansion or a bias. ``sigma_w2`` is a sympy number or a float
     (a float within 8 ulps of the critical value counts as critical: a float grid cannot hold an
@@ -232,7 +232,7 @@ def _zero_attracts(act: Any, sigma_w2: Any, sigma_b2: Any) -> tuple[int | None, 
     expansion = _small_q_moment(act)
     if expansion is None:
         return None, ""
-    c1, c2 = expansion
+    c1, c2, power = expansion
     if isinstance(sigma_w2, Result):
         if not sigma_w2.is_exact:
             return None, ""
@@ -247,7 +247,7 @@ def _zero_attracts(act: Any, sigma_w2: Any, sigma_b2: Any) -> tuple[int | None, 
     second = exact_sign(c2)
     if not second:
         return None, ""
-    return second, f"critical: V(q) - q = sigma_w2 ({c2}) q^2 + O(q^3) as q -> 0"
+    return second, f"critical: V(q) - q = sigma_w2 ({c2}) q^{power} + o(q^{power}) as q -> 0"
 
 
 def _solve_variance(vmap: VarianceMap) -> tuple[str, Result | None]:
