@@ -643,7 +643,10 @@ def _cmd_phase(args, out) -> int:
         plot_phase_diagram(data, args.plot)
     line = [{"sigma_b2": float(v), "sigma_w2": float(c)} for v, c in zip(data.critical_sigma_b2, data.critical_sigma_w2)]
     if args.json:
-        _dump({"command": "phase", "activation": data.activation, "rows": data.rows(), "critical_line": line}, out)
+        finite = lambda v: v if not isinstance(v, float) or v == v and abs(v) != float("inf") else None  # noqa: E731
+        rows = [{k: finite(v) for k, v in row.items()} for row in data.rows()]
+        _dump({"command": "phase", "activation": data.activation, "rows": rows,
+               "critical_line": [{k: finite(v) for k, v in row.items()} for row in line]}, out)
         return EXIT_OK
     marks = {"ordered": "o", "critical": "|", "chaotic": "#", "diverges": "."}
     print(f"== {data.activation}: o ordered (chi_1 < 1), # chaotic (chi_1 > 1), | critical, . variance diverges",
