@@ -18,69 +18,99 @@ This module is the public namespace: everything in ``__all__`` is the API, and
 sqrt(6)*(x**3 - 3*x)/6
 """
 
-from ncsym.core.errors import (
-    ActivationParseError, ConvergenceError, DomainError, NcsymError, NoClosedFormError, NonFiniteError,
-    NonFiniteWarning, NotSquareIntegrableError, TimeBudgetError,
-)
-from ncsym.core.results import Result
-from ncsym.core.timebound import get_time_budget, set_time_budget, time_budget
-from ncsym.symbolic import zoo
-from ncsym.symbolic.activations import Activation, activation, x
-from ncsym.symbolic.parse import parse_expression
-from ncsym.symbolic.zoo import (  # noqa: F401  (zoo.abs stays out of __all__: it would shadow abs)
-    abs, cos, elu, erf, exp, gelu, gelu_tanh, hard_tanh, hermite, identity, leaky_relu, monomial, relu, selu,
-    shaped_relu, sigmoid, sign, silu, sin, softplus, step, tanh,
-)
-from ncsym.gaussian.moments import exact_expectation, expectation, gaussian_mean, gaussian_moment
-from ncsym.gaussian.standardize import centered, normalized
-from ncsym.hermite_series.coefficients import (
-    HermiteDecay, hermite_coefficient, hermite_coefficients, hermite_coefficients_squared, hermite_decay,
-    parseval_tail,
-)
-from ncsym.kernels.dual import DualKernel, dual_kernel, kernel_matrix, rho
-from ncsym.depth import (
-    CorrelationMap, FixedPoint, IndependenceCertificate, NetworkKernels, VarianceMap, correlation_map,
-    figure1_data, independence, network_kernels, nngp_kernel, ntk_kernel, phase_diagram, variance_map,
-)
-from ncsym.depth.critical import (
-    CriticalLine, CriticalPoint, critical_conditions_latex, critical_line, critical_point,
-)
-from ncsym.depth.phases import PhaseDiagram, phase_data
-from ncsym.depth.deep import Approach, DeepCorrelation, deep_correlation
-from ncsym.depth.certified_fixed_points import CertifiedFixedPoint, certified_variance_fixed_point
-from ncsym import sampler
-from ncsym.width_corrections import (
-    FiniteWidth, FiniteWidthKernels, NTKFluctuations, finite_width, finite_width_kernels, ntk_fluctuations,
-)
-from ncsym.checks.layerwise import CrossCheck, CrossCheckRow, crosscheck, finite_width_bias
-from ncsym.checks.width_scaling import WidthScaling, finite_width_crosscheck
-from ncsym.models.coincidence_finite_width import (
-    DispersionComparison, FiniteWidthDispersion, compare_dispersion, finite_width_dispersion, finite_width_dispersions,
-)
-from ncsym.models import (
-    Claim, Comparison, NetworkSample, NeuralCovarianceSDE, NormStability, SDECrossCheck, SDECrossCheckRow,
-    SDEPaths, crosscheck_row, crosscheck_shaped_relu, derive_sde, finite_width_log_norm_law, finite_width_sde,
-    ks_two_sample, norm_stability, sample_shaped_relu_networks, sample_smooth_shaped_networks, shaped_relu_sde,
-    simulate_norm_explosion, simulate_sde, smooth_sde, smooth_shaped,
-)
-from ncsym.models import (
-    ContractionCheck, ContractionWarning, DEQCrossCheck, DEQKernel, DEQNonConvergenceWarning, DEQStatistics,
-    contraction_check, deq_crosscheck, deq_fixed_points, deq_kernel, deq_statistics, lipschitz_constant,
-    paper_experiment, paper_inputs, relative_frobenius_error, Definiteness, DepthWidthGrid, depth_width_grid,
-    DEQNTK, deq_ntk, deq_empirical_ntk,
-)
-from ncsym.models.prior_kernel import NNPK, NNPKTrend, nnpk, nnpk_limit, nnpk_trend
-from ncsym.models import (
-    CoincidenceResult, CoincidenceSpec, CoincidenceSweep, HammingCorrelations, IndependenceBaseline, Interval,
-    NegativeCounts, boolean_inputs, clopper_pearson, coincidence_experiment, coincidence_spec, coincidence_sweep,
-    count_all_negative, dispersion_interval, gp_dispersion, hamming_correlations, independence_baseline,
-    sample_networks,
-)
-from ncsym.parallel.sweeps import sweep_kernel, sweep_map, sweep_network_statistics, sweep_phase_diagram
-from ncsym.interop.codegen import (
-    activation_function, kernel_function, moment_function, nngp_function, to_function,
-)
-from ncsym.outputs.report import derivation_report, latex_escape, latex_result, latex_table, zoo_table_latex
+# Public names load on first use (PEP 562 module __getattr__): ``import ncsym`` imports none of
+# the subpackages, and the first lookup of a name imports the module that defines it. To add a
+# public name: put it in the tuple of its defining module below (a new line for a new module)
+# and in ``__all__``. A subpackage itself is listed under its own name with the name "".
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "ncsym.core.errors": (
+        "ActivationParseError", "ConvergenceError", "DomainError", "NcsymError", "NoClosedFormError",
+        "NonFiniteError", "NonFiniteWarning", "NotSquareIntegrableError", "TimeBudgetError"
+    ),
+    "ncsym.core.results": ("Result",),
+    "ncsym.core.timebound": ("get_time_budget", "set_time_budget", "time_budget",),
+    "ncsym.symbolic": ("zoo",),
+    "ncsym.symbolic.activations": ("Activation", "activation", "x",),
+    "ncsym.symbolic.parse": ("parse_expression",),
+    "ncsym.symbolic.zoo": (
+        "abs", "cos", "elu", "erf", "exp", "gelu", "gelu_tanh", "hard_tanh", "hermite", "identity",
+        "leaky_relu", "monomial", "relu", "selu", "shaped_relu", "sigmoid", "sign", "silu", "sin",
+        "softplus", "step", "tanh"
+    ),
+    "ncsym.gaussian.moments": ("exact_expectation", "expectation", "gaussian_mean", "gaussian_moment",),
+    "ncsym.gaussian.standardize": ("centered", "normalized",),
+    "ncsym.hermite_series.coefficients": (
+        "HermiteDecay", "hermite_coefficient", "hermite_coefficients", "hermite_coefficients_squared",
+        "hermite_decay", "parseval_tail"
+    ),
+    "ncsym.kernels.dual": ("DualKernel", "dual_kernel", "kernel_matrix", "rho",),
+    "ncsym.depth": (
+        "CorrelationMap", "FixedPoint", "IndependenceCertificate", "NetworkKernels", "VarianceMap",
+        "correlation_map", "figure1_data", "independence", "network_kernels", "nngp_kernel", "ntk_kernel",
+        "phase_diagram", "variance_map"
+    ),
+    "ncsym.depth.critical": (
+        "CriticalLine", "CriticalPoint", "critical_conditions_latex", "critical_line", "critical_point"
+    ),
+    "ncsym.depth.phases": ("PhaseDiagram", "phase_data",),
+    "ncsym.depth.deep": ("Approach", "DeepCorrelation", "deep_correlation",),
+    "ncsym.depth.certified_fixed_points": (
+        "CertifiedFixedPoint", "certified_correlation_fixed_point", "certified_variance_fixed_point"
+    ),
+    "ncsym.sampler": ("",),
+    "ncsym.width_corrections": (
+        "FiniteWidth", "FiniteWidthKernels", "NTKFluctuations", "finite_width", "finite_width_kernels",
+        "ntk_fluctuations"
+    ),
+    "ncsym.checks.layerwise": ("CrossCheck", "CrossCheckRow", "crosscheck", "finite_width_bias",),
+    "ncsym.checks.width_scaling": ("WidthScaling", "finite_width_crosscheck",),
+    "ncsym.models.coincidence_finite_width": (
+        "DispersionComparison", "FiniteWidthDispersion", "compare_dispersion", "finite_width_dispersion",
+        "finite_width_dispersions"
+    ),
+    "ncsym.models": (
+        "Claim", "Comparison", "NetworkSample", "NeuralCovarianceSDE", "NormStability", "SDECrossCheck",
+        "SDECrossCheckRow", "SDEPaths", "crosscheck_row", "crosscheck_shaped_relu", "derive_sde",
+        "finite_width_log_norm_law", "finite_width_sde", "ks_two_sample", "norm_stability",
+        "sample_shaped_relu_networks", "sample_smooth_shaped_networks", "shaped_relu_sde",
+        "simulate_norm_explosion", "simulate_sde", "smooth_sde", "smooth_shaped", "ContractionCheck",
+        "ContractionWarning", "DEQCrossCheck", "DEQKernel", "DEQNonConvergenceWarning", "DEQStatistics",
+        "contraction_check", "deq_crosscheck", "deq_fixed_points", "deq_kernel", "deq_statistics",
+        "lipschitz_constant", "paper_experiment", "paper_inputs", "relative_frobenius_error",
+        "Definiteness", "DepthWidthGrid", "depth_width_grid", "DEQNTK", "deq_ntk", "deq_empirical_ntk",
+        "CoincidenceResult", "CoincidenceSpec", "CoincidenceSweep", "HammingCorrelations",
+        "IndependenceBaseline", "Interval", "NegativeCounts", "boolean_inputs", "clopper_pearson",
+        "coincidence_experiment", "coincidence_spec", "coincidence_sweep", "count_all_negative",
+        "dispersion_interval", "gp_dispersion", "hamming_correlations", "independence_baseline",
+        "sample_networks"
+    ),
+    "ncsym.models.prior_kernel": ("NNPK", "NNPKTrend", "nnpk", "nnpk_limit", "nnpk_trend",),
+    "ncsym.parallel.sweeps": ("sweep_kernel", "sweep_map", "sweep_network_statistics", "sweep_phase_diagram",),
+    "ncsym.interop.codegen": (
+        "activation_function", "kernel_function", "moment_function", "nngp_function", "to_function"
+    ),
+    "ncsym.outputs.report": (
+        "derivation_report", "latex_escape", "latex_result", "latex_table", "zoo_table_latex"
+    ),
+}
+_WHERE = {name or module.rsplit(".", 1)[1]: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    """Import the module of a public name on its first lookup and keep the value here."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ncsym' has no attribute {name!r}")
+    import importlib
+
+    owner = importlib.import_module(module)
+    value = owner if module.endswith("." + name) and name not in _EXPORTS[module] else getattr(owner, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))
 
 __version__ = "0.1.0"
 
@@ -104,7 +134,7 @@ __all__ = [
     "independence", "figure1_data",
     "CriticalPoint", "CriticalLine", "critical_point", "critical_line", "critical_conditions_latex",
     "PhaseDiagram", "phase_data", "Approach", "DeepCorrelation", "deep_correlation",
-    "CertifiedFixedPoint", "certified_variance_fixed_point",
+    "CertifiedFixedPoint", "certified_variance_fixed_point", "certified_correlation_fixed_point",
     # finite-width corrections
     "FiniteWidth", "finite_width", "NTKFluctuations", "ntk_fluctuations", "FiniteWidthKernels",
     "finite_width_kernels",

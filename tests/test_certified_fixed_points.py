@@ -85,3 +85,43 @@ def test_bad_input_is_refused_with_a_clear_error():
     # tanh with sigma_w2 < 1 and no bias: q* = 0, where no ball q > 0 can hold it
     with pytest.raises(NcsymError):
         certified_variance_fixed_point(zoo.tanh, sympy.Rational(1, 2), 0, dps=20)
+
+
+# -- the correlation fixed point ------------------------------------------------------------------
+
+def test_erf_correlation_fixed_point_contains_the_closed_form_root():
+    # erf: V(q) = w (2/pi) asin(2q/(1+2q)) + b and k_q(rho) = (2/pi) asin(2q rho/(1+2q)) in closed form
+    from ncsym.depth.certified_fixed_points import certified_correlation_fixed_point
+
+    r = certified_correlation_fixed_point(zoo.erf, 4, sympy.Rational(1, 10), dps=25)
+    assert r.certified and r.error < mpmath.mpf(10) ** -25
+    with mpmath.workdps(50):
+        w, b = mpmath.mpf(4), mpmath.mpf(1) / 10
+        q = mpmath.findroot(lambda q: w * 2 / mpmath.pi * mpmath.asin(2 * q / (1 + 2 * q)) + b - q, mpmath.mpf(3))
+        C = lambda p: (w * 2 / mpmath.pi * mpmath.asin(2 * q * p / (1 + 2 * q)) + b) / q  # noqa: E731
+        rho = mpmath.findroot(lambda p: C(p) - p, mpmath.mpf(r.value))
+        assert abs(C(rho) - rho) < mpmath.mpf(10) ** -45 and abs(rho) < 0.95
+    assert holds(r, rho, mpmath.mpf(10) ** -40)
+
+
+def test_a_far_correlation_guess_is_refused():
+    from ncsym.depth.certified_fixed_points import certified_correlation_fixed_point
+
+    with pytest.raises(ConvergenceError, match="Krawczyk"):
+        certified_correlation_fixed_point(zoo.erf, 4, sympy.Rational(1, 10), 0.8, dps=20)
+
+
+@pytest.mark.slow
+def test_tanh_correlation_fixed_point_agrees_with_the_float_map_and_a_far_guess_is_refused():
+    from ncsym.depth.certified_fixed_points import certified_correlation_fixed_point
+    from ncsym.kernels.dual import dual_kernel
+
+    fp = certified_variance_fixed_point(zoo.tanh, 4, sympy.Rational(1, 10), dps=20)
+    r = certified_correlation_fixed_point(zoo.tanh, 4, sympy.Rational(1, 10), dps=20)
+    assert r.certified and r.error < mpmath.mpf(10) ** -20
+    q = float(fp.q_star.value)
+    k = dual_kernel(zoo.tanh, q1=sympy.Rational(q))   # the float64 Mehler table, a separate route
+    rho = float(r.value)
+    assert abs((4 * k(rho) + 0.1) / q - rho) < 1e-13
+    with pytest.raises(ConvergenceError, match="Krawczyk"):
+        certified_correlation_fixed_point(zoo.tanh, 4, sympy.Rational(1, 10), 0.7, dps=20)

@@ -20,6 +20,7 @@ returned that was not proved.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from ncsym.core.results import Result, working_dps
 from ncsym.core.timebound import budgeted
 from ncsym.symbolic.activations import Activation, activation, exact_number, x
 
-__all__ = ["CertifiedFixedPoint", "certified_variance_fixed_point"]
+__all__ = ["CertifiedFixedPoint", "certified_variance_fixed_point", "certified_correlation_fixed_point", "RHO_MAX"]
 
 _OO, _NOO = sympy.oo, sympy.S.NegativeInfinity
 
@@ -77,11 +78,14 @@ class _Map:
         if not q > 0:
             raise ConvergenceError(f"the variance ball {q} reaches q <= 0; no certified fixed point there")
 
-    def value(self, q):
+    def second_moment(self, q):
         from ncsym.gaussian.certified import expectation_ball
 
         self._check(q)
-        return self.w * expectation_ball(self.square, q, 0, 0, self.dps) + self.b - q
+        return expectation_ball(self.square, q, 0, 0, self.dps)
+
+    def value(self, q):
+        return self.w * self.second_moment(q) + self.b - q
 
     def slope_of(self, q):
         from ncsym.gaussian.certified import expectation_ball
@@ -96,33 +100,33 @@ class _Map:
         return self.w * expectation_ball(self.derivative, q, 0, 0, self.dps)
 
 
-def _krawczyk(F: _Map, m, r):
-    """K(X) for X = m +- r, or None when K(X) is not inside the interior of X."""
-    arb = F.flint.arb
-    X = arb(m, r)
-    slope_mid = F.slope_of(arb(m))
+def _krawczyk(value, slope, m, r):
+    """K(X) for X = m +- r (value, slope: ball functions of F and F'), or None unless K(X) lies
+    in the interior of X."""
+    X = m.__class__(m, r)
+    slope_mid = slope(m.__class__(m))
     if slope_mid.contains(0):
         return None
-    Y = arb(1) / arb(slope_mid.mid())
-    K = m - Y * F.value(arb(m)) + (1 - Y * F.slope_of(X)) * (X - m)
+    Y = 1 / m.__class__(slope_mid.mid())
+    K = m - Y * value(m.__class__(m)) + (1 - Y * slope(X)) * (X - m)
     if K.is_finite() and K.lower() > X.lower() and K.upper() < X.upper():
         return K
     return None
 
 
-def _newton_guess(F: _Map, start) -> Any:
-    """A midpoint near a root by Newton's method on the ball midpoints (halving steps that leave q > 0)."""
-    arb = F.flint.arb
+def _newton(value, slope, start, dps: int, flint: Any, *, positive: bool) -> Any:
+    """A midpoint near a root by Newton's method on ball midpoints (steps halved to keep q > 0)."""
+    arb = flint.arb
     m = arb(start)
     for _ in range(60):
-        step = arb((F.value(arb(m)) / F.slope_of(arb(m))).mid())
+        step = arb((value(arb(m)) / slope(arb(m))).mid())
         new = m - step
-        while not new > 0:
+        while positive and not new > 0:
             step, new = step / 2, m - step / 2
         m = arb(new.mid())
-        if abs(step) < abs(m) * arb(10) ** -(F.dps + 3):
+        if abs(step) <= (abs(m) if m != 0 else arb(1)) * arb(10) ** -(dps + 3):
             return m
-    raise ConvergenceError("Newton's method found no fixed point of the variance map from q = 1; give a guess")
+    raise ConvergenceError(f"Newton's method found no fixed point from {start}; give a guess")
 
 
 @budgeted
@@ -154,38 +158,10 @@ def certified_variance_fixed_point(act: Any, sigma_w2: Any, sigma_b2: Any = 0, g
     w, b = exact_number(sigma_w2), exact_number(sigma_b2)
     if not (w.is_number and b.is_number and w > 0 and b >= 0):
         raise DomainError(f"need sigma_w2 > 0 and sigma_b2 >= 0, got {sigma_w2!r}, {sigma_b2!r}")
-    arb = flint.arb
     old = flint.ctx.prec
     flint.ctx.prec = bits_for(dps)
     try:
-        F = _Map(act, w, b, dps, flint)
-        steps = 0
-        if guess is not None:
-            g = _ball_of(exact_number(guess), flint)
-            r0 = _ball_of(exact_number(radius), flint) if radius is not None else \
-                arb(10) ** -4 * (abs(g) if abs(g) > 1 else arb(1))
-            if not (r0 > 0 and g - r0 > 0):
-                raise DomainError(f"the guess ball {guess} +- {r0.mid()} must lie in q > 0")
-            if _krawczyk(F, arb(g.mid()), arb(r0.upper())) is None:
-                raise ConvergenceError(
-                    f"Krawczyk's test failed on q in [{mpmath.nstr(_mp(g - r0), 8)}, {mpmath.nstr(_mp(g + r0), 8)}]: "
-                    f"that ball does not hold exactly one fixed point of the variance map of {act.name}; "
-                    "give a closer guess (or none)")
-            m = _newton_guess(F, g.mid())
-        else:
-            m = _newton_guess(F, 1)
-        # the smallest ball around the polished midpoint that passes the test
-        target = abs(m) * arb(10) ** -(dps + 2)
-        K = None
-        r = target
-        while K is None and steps < 12:
-            K = _krawczyk(F, m, r.upper())
-            r, steps = r * 16, steps + 1
-        if K is None:
-            raise ConvergenceError(f"Krawczyk's test failed near q = {mpmath.nstr(_mp(m), 12)} for {act.name}")
-        if guess is not None and not (K.lower() >= (g - r0).lower() and K.upper() <= (g + r0).upper()):
-            raise ConvergenceError("Newton's method left the guess ball; give a closer guess")
-        chi = F.chi_1(K)
+        K, chi, steps = _variance_ball(act, w, b, guess, radius, dps, flint)
         q_value, q_error = to_mp(K, dps + 5)
         c_value, c_error = to_mp(chi, dps + 5)
     finally:
@@ -196,6 +172,150 @@ def certified_variance_fixed_point(act: Any, sigma_w2: Any, sigma_b2: Any = 0, g
     chi_1 = Result.from_numeric(c_value, c_error, label=f"chi_1[{act.name}]", dps=dps, certified=True,
                                 method="certified: sigma_w2 E[sigma'(sqrt(q) z)^2] in arb balls over the q* ball")
     return CertifiedFixedPoint(q_star, chi_1, steps)
+
+
+def _variance_ball(act: Activation, w: sympy.Expr, b: sympy.Expr, guess: Any, radius: Any, dps: int, flint: Any):
+    """(ball proved to hold the unique q* in it, chi_1 ball over it, test count), at the caller's precision."""
+    arb = flint.arb
+    F = _Map(act, w, b, dps, flint)
+    steps = 0
+    if guess is not None:
+        g = _ball_of(exact_number(guess), flint)
+        r0 = _ball_of(exact_number(radius), flint) if radius is not None else \
+            arb(10) ** -4 * (abs(g) if abs(g) > 1 else arb(1))
+        if not (r0 > 0 and g - r0 > 0):
+            raise DomainError(f"the guess ball {guess} +- {r0.mid()} must lie in q > 0")
+        if _krawczyk(F.value, F.slope_of, arb(g.mid()), arb(r0.upper())) is None:
+            raise ConvergenceError(
+                f"Krawczyk's test failed on q in [{mpmath.nstr(_mp(g - r0), 8)}, {mpmath.nstr(_mp(g + r0), 8)}]: "
+                f"that ball does not hold exactly one fixed point of the variance map of {act.name}; "
+                "give a closer guess (or none)")
+        m = _newton(F.value, F.slope_of, g.mid(), dps, flint, positive=True)
+    else:
+        m = _newton(F.value, F.slope_of, 1, dps, flint, positive=True)
+    K, steps = _tighten(F.value, F.slope_of, m, dps, flint)
+    if K is None:
+        raise ConvergenceError(f"Krawczyk's test failed near q = {mpmath.nstr(_mp(m), 12)} for {act.name}")
+    if guess is not None and not (K.lower() >= (g - r0).lower() and K.upper() <= (g + r0).upper()):
+        raise ConvergenceError("Newton's method left the guess ball; give a closer guess")
+    return K, F.chi_1(K), steps
+
+
+def _tighten(value, slope, m, dps: int, flint: Any):
+    """The smallest ball m +- 16^j 10^-(dps+2) |m| (j < 12) that passes Krawczyk's test, and j + 1."""
+    arb = flint.arb
+    r = (abs(m) if m != 0 else arb(1)) * arb(10) ** -(dps + 2)
+    for steps in range(1, 13):
+        K = _krawczyk(value, slope, m, r.upper())
+        if K is not None:
+            return K, steps
+        r = r * 16
+    return None, 12
+
+
+#: Beyond this |rho*| the certified Mehler sum gets long (as for the certified dual kernel).
+RHO_MAX = 0.95
+
+
+@budgeted
+def certified_correlation_fixed_point(act: Any, sigma_w2: Any, sigma_b2: Any = 0, guess: Any = None, *,
+                                      dps: int | None = None) -> Result:
+    """A fixed point rho* = C(rho*) in (-RHO_MAX, RHO_MAX), proved to lie in a ball.
+
+    C(rho) = (sigma_w2 k_q*(rho) + sigma_b2) / q* (Poole et al. 2016, eq. 5) with k_q the dual
+    kernel at variance q on both inputs. q* is first certified to dps + 10 digits; the Hermite
+    coefficients a_n(q) are arb balls holding for every q in that ball, and the Mehler sum
+    k_q(rho) = sum_{n <= N} a_n(q)^2 rho^n carries the proved tail |rho|^(N+1) T_N(q),
+    T_N = E[sigma^2] - sum_{n <= N} a_n^2 (Cauchy-Schwarz and Parseval), and its derivative the
+    tail (N + 1) |rho|^N T_N. Krawczyk's test on rho then proves the fixed point, as for q*.
+    Without a guess, the float correlation map is iterated from rho = 0 (the stable fixed point
+    of the chaotic phase). rho* = 1 is always a fixed point (C(1) = V(q*) / q* = 1) and is not
+    looked for here.
+
+    >>> from ncsym import zoo
+    >>> r = certified_correlation_fixed_point(zoo.erf, 4, sympy.Rational(1, 10), dps=20)
+    >>> r.certified, mpmath.nstr(r.value, 12), r.error < 1e-20
+    (True, '0.203231363649', True)
+    """
+    from ncsym.gaussian.certified import bits_for, flint_or_none, to_mp
+    from ncsym.hermite_series.certified import certified_coefficients
+
+    flint = flint_or_none()
+    if flint is None:
+        raise DomainError("certified fixed points need python-flint: pip install python-flint")
+    act = activation(act)
+    dps = working_dps(dps)
+    w, b = exact_number(sigma_w2), exact_number(sigma_b2)
+    if not (w.is_number and b.is_number and w > 0 and b >= 0):
+        raise DomainError(f"need sigma_w2 > 0 and sigma_b2 >= 0, got {sigma_w2!r}, {sigma_b2!r}")
+    arb = flint.arb
+    old = flint.ctx.prec
+    try:
+        flint.ctx.prec = bits_for(dps + 10)
+        Q, _, _ = _variance_ball(act, w, b, None, None, dps + 10, flint)
+        start = _float_correlation_guess(act, w, b, float(Q.mid())) if guess is None else guess
+        g = _ball_of(exact_number(start), flint)
+        reach = min(float(abs(g).upper()) + 0.02, RHO_MAX)
+        if not abs(g) < RHO_MAX:
+            raise ConvergenceError(f"|rho*| ~ {mpmath.nstr(_mp(g), 6)} is beyond {RHO_MAX}: "
+                                   "the certified Mehler sum would be too long")
+        N = max(4, int(math.ceil((dps + 4) * math.log(10) / -math.log(reach))) + 1)
+        N = max(N, int(math.ceil(reach / (1 - reach))) + 1)  # n reach^(n-1) decreases for n > N
+        # a_n is weighted by |rho|^n <= reach^n: it may be coarser by reach^-n
+        slack = [min(reach ** -n, 1e300) for n in range(N + 1)]
+        values, errors, details = certified_coefficients(act, N, Q, dps, slack=slack, guard=4)
+        flint.ctx.prec = bits_for(dps)
+        coeffs = [arb(mpmath.nstr(v, dps + 20, strip_zeros=False)) + arb(0, float(e) * 1.001 + 1e-300)
+                  + arb(0, float(abs(v)) * 10.0 ** -(dps + 18)) for v, e in zip(values, errors)]
+        squares = [a * a for a in coeffs]
+        F = _Map(act, w, b, dps, flint)
+        # T_N = E[sigma^2] - sum a_n^2, bounded above over the q* ball
+        tail = max((F.second_moment(Q) - sum(squares, arb(0))).upper(), arb(0))
+        w_ball, b_ball = F.w, F.b
+
+        def value(r):
+            total = arb(0)
+            for c in reversed(squares):
+                total = total * r + c
+            total += arb(0, (abs(r).upper() ** (N + 1) * tail).upper())
+            return (w_ball * total + b_ball) / Q - r
+
+        def slope(r):
+            total = arb(0)
+            for n in range(N, 0, -1):
+                total = total * r + n * squares[n]
+            total += arb(0, ((N + 1) * abs(r).upper() ** N * tail).upper())
+            return w_ball * total / Q - 1
+
+        if not abs(g) + arb(10) ** -4 < reach or _krawczyk(value, slope, arb(g.mid()), arb(10) ** -4) is None:
+            raise ConvergenceError(f"Krawczyk's test failed on rho in {mpmath.nstr(_mp(g), 8)} +- 1e-4: no unique "
+                                   f"correlation fixed point of {act.name} there; give a closer guess")
+        m = _newton(value, slope, g.mid(), dps, flint, positive=False)
+        K, _ = _tighten(value, slope, m, dps, flint)
+        if K is None or not abs(K) < reach:
+            raise ConvergenceError(f"Krawczyk's test failed near rho = {mpmath.nstr(_mp(m), 12)} for {act.name}")
+        rho_value, rho_error = to_mp(K, dps + 5)
+    finally:
+        flint.ctx.prec = old
+    return Result.from_numeric(rho_value, rho_error, label=f"rho*[{act.name}]", dps=dps, certified=True,
+                               method=f"certified: Krawczyk test on the Mehler sum ({N + 1} terms, proved tail) "
+                                      "in arb balls over the q* ball",
+                               details={"sigma_w2": w, "sigma_b2": b, "terms": N + 1})
+
+
+def _float_correlation_guess(act: Activation, w: sympy.Expr, b: sympy.Expr, q: float) -> float:
+    """rho* of the float correlation map by iteration from 0 (the chaotic phase's attractor)."""
+    from ncsym.kernels.dual import dual_kernel
+
+    k = dual_kernel(act, q1=sympy.Rational(q))
+    wf, bf = float(w), float(b)
+    r = 0.0
+    for _ in range(500):
+        new = (wf * k(r) + bf) / q
+        if abs(new - r) < 1e-14:
+            break
+        r = min(max(new, -1.0), 1.0)
+    return new
 
 
 def _ball_of(value: sympy.Expr, flint: Any):
