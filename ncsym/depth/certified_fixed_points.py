@@ -148,16 +148,9 @@ def certified_variance_fixed_point(act: Any, sigma_w2: Any, sigma_b2: Any = 0, g
     >>> mpmath.nstr(fp.chi_1.value, 10)                                           # 1.5 * 1/2
     '0.75'
     """
-    from ncsym.gaussian.certified import bits_for, flint_or_none, to_mp
+    from ncsym.gaussian.certified import bits_for, to_mp
 
-    flint = flint_or_none()
-    if flint is None:
-        raise DomainError("certified fixed points need python-flint: pip install python-flint")
-    act = activation(act)
-    dps = working_dps(dps)
-    w, b = exact_number(sigma_w2), exact_number(sigma_b2)
-    if not (w.is_number and b.is_number and w > 0 and b >= 0):
-        raise DomainError(f"need sigma_w2 > 0 and sigma_b2 >= 0, got {sigma_w2!r}, {sigma_b2!r}")
+    flint, act, w, b, dps = _inputs(act, sigma_w2, sigma_b2, dps)
     old = flint.ctx.prec
     flint.ctx.prec = bits_for(dps)
     try:
@@ -172,6 +165,19 @@ def certified_variance_fixed_point(act: Any, sigma_w2: Any, sigma_b2: Any = 0, g
     chi_1 = Result.from_numeric(c_value, c_error, label=f"chi_1[{act.name}]", dps=dps, certified=True,
                                 method="certified: sigma_w2 E[sigma'(sqrt(q) z)^2] in arb balls over the q* ball")
     return CertifiedFixedPoint(q_star, chi_1, steps)
+
+
+def _inputs(act: Any, sigma_w2: Any, sigma_b2: Any, dps: int | None) -> tuple:
+    """(flint, Activation, sigma_w2, sigma_b2, dps) checked: python-flint present, w > 0, b >= 0."""
+    from ncsym.gaussian.certified import flint_or_none
+
+    flint = flint_or_none()
+    if flint is None:
+        raise DomainError("certified fixed points need python-flint: pip install python-flint")
+    w, b = exact_number(sigma_w2), exact_number(sigma_b2)
+    if not (w.is_number and b.is_number and w > 0 and b >= 0):
+        raise DomainError(f"need sigma_w2 > 0 and sigma_b2 >= 0, got {sigma_w2!r}, {sigma_b2!r}")
+    return flint, activation(act), w, b, working_dps(dps)
 
 
 def _variance_ball(act: Activation, w: sympy.Expr, b: sympy.Expr, guess: Any, radius: Any, dps: int, flint: Any):
@@ -237,17 +243,10 @@ def certified_correlation_fixed_point(act: Any, sigma_w2: Any, sigma_b2: Any = 0
     >>> r.certified, mpmath.nstr(r.value, 12), r.error < 1e-20
     (True, '0.203231363649', True)
     """
-    from ncsym.gaussian.certified import bits_for, flint_or_none, to_mp
+    from ncsym.gaussian.certified import bits_for, to_mp
     from ncsym.hermite_series.certified import certified_coefficients
 
-    flint = flint_or_none()
-    if flint is None:
-        raise DomainError("certified fixed points need python-flint: pip install python-flint")
-    act = activation(act)
-    dps = working_dps(dps)
-    w, b = exact_number(sigma_w2), exact_number(sigma_b2)
-    if not (w.is_number and b.is_number and w > 0 and b >= 0):
-        raise DomainError(f"need sigma_w2 > 0 and sigma_b2 >= 0, got {sigma_w2!r}, {sigma_b2!r}")
+    flint, act, w, b, dps = _inputs(act, sigma_w2, sigma_b2, dps)
     arb = flint.arb
     old = flint.ctx.prec
     try:
