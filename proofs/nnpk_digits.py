@@ -38,7 +38,7 @@ def _accuracy(K: np.ndarray, y: np.ndarray, n_train: int) -> float:
 
 def run(ctx) -> None:
     X, y = _digits(60 if ctx.quick else 200)   # without scikit-learn the runner skips this claim, with the reason
-    networks = 150 if ctx.quick else 2000
+    networks = 150 if ctx.quick else 500
     common = dict(logits=10, sigma_w2=2.0, estimator="conditional", method="weights")
     one = nnpk("relu", X, networks, width=32, depth=1, seed=1, **common)
     # the limit against 10 K_NNGP assembled by hand from the arc-cosine kernel (Cho & Saul 2009)
