@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
+import re
+
 import mpmath
 import sympy
 
 from ncsym.core.errors import NoClosedFormError
 from ncsym.core.results import Result, working_dps
 
-__all__ = ["derivation_report", "zoo_table_latex", "latex_table", "latex_result", "latex_escape"]
+__all__ = ["derivation_report", "zoo_table_latex", "latex_table", "latex_result", "latex_escape", "latex_text",
+           "unify_numbers", "simplest"]
 
 _PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{amsmath}
@@ -30,6 +33,8 @@ _PREAMBLE = r"""\documentclass[11pt]{article}
 \allowdisplaybreaks
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5em}
+\setlength{\emergencystretch}{5em}
+\tolerance=2000
 """
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -45,6 +50,98 @@ def latex_escape(text: str) -> str:
     return "".join(_SPECIAL.get(c, c) for c in text)
 
 
+#: Phrases of plain-text mathematics that the library's messages use, as LaTeX math.
+_TEXT_MATH = {
+    "sigma(-x) = -sigma(x)": r"$\sigma(-x) = -\sigma(x)$",
+    "sigma(-x) = sigma(x)": r"$\sigma(-x) = \sigma(x)$",
+    "sigma'' = 0": r"$\sigma'' = 0$",
+    "E[sigma]": r"$\mathbb{E}[\sigma]$",
+    "V/(n K^2)": r"$V/(n K^2)$",
+    "1/n": r"$1/n$",
+}
+_TEXT_MATH_PATTERN = re.compile("|".join(re.escape(k) for k in sorted(_TEXT_MATH, key=len, reverse=True)))
+#: A float in Python's exponent notation (1.5e-23), outside words.
+_E_NUMBER = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)e([+-]?\d+)(?![\w.])")
+#: Seconds a closed form may spend being simplified for print.
+SIMPLIFY_SECONDS = 2.0
+
+
+def latex_text(text: str) -> str:
+    """Plain text for LaTeX's text mode: escaped, with the library's ASCII mathematics as math.
+
+    >>> print(latex_text("odd symmetry: sigma(-x) = -sigma(x)"))
+    odd symmetry: $\\sigma(-x) = -\\sigma(x)$
+    >>> print(latex_text("ratio 1.5e-03 ok"))
+    ratio $1.5 \\times 10^{-3}$ ok
+    """
+    pieces, last = [], 0
+    for match in _TEXT_MATH_PATTERN.finditer(text):
+        pieces += [latex_escape(text[last:match.start()]), _TEXT_MATH[match.group(0)]]
+        last = match.end()
+    pieces.append(latex_escape(text[last:]))
+    out = "".join(pieces)
+    out = out.replace(">", "$>$").replace("<", "$<$")  # OT1 text fonts have no < or >
+    return _E_NUMBER.sub(lambda m: f"${_scientific(m.group(1), m.group(2))}$", out)
+
+
+def unify_numbers(tex: str) -> str:
+    r"""Every ``1.5e-23`` in a LaTeX document written as :math:`1.5 \times 10^{-23}` (in math mode).
+
+    Math is tracked through ``$...$``, ``\[...\]`` and the display environments, so a number
+    in text gets its own ``$``.
+
+    >>> unify_numbers(r"$x = 2.0e-05$ and 3e+02 \begin{align*} a &= 1e-3 \end{align*}")
+    '$x = 2.0 \\times 10^{-5}$ and $3 \\times 10^{2}$ \\begin{align*} a &= 1 \\times 10^{-3} \\end{align*}'
+    """
+    token = re.compile(r"(\\begin\{(?:align\*?|equation\*?|gather\*?)\}|\\end\{(?:align\*?|equation\*?|gather\*?)\}"
+                       r"|\\\[|\\\]|(?<!\\)\$)")
+    out, math, last = [], False, 0
+    for match in token.finditer(tex):
+        out.append(_format_numbers(tex[last:match.start()], math))
+        out.append(match.group(0))
+        text = match.group(0)
+        math = (not math) if text == "$" else text.startswith(("\\begin", "\\["))
+        last = match.end()
+    out.append(_format_numbers(tex[last:], math))
+    return "".join(out)
+
+
+def _format_numbers(chunk: str, math: bool) -> str:
+    wrap = "{}" if math else "${}$"
+    return _E_NUMBER.sub(lambda m: wrap.format(_scientific(m.group(1), m.group(2))), chunk)
+
+
+def _scientific(mantissa: str, exponent: str) -> str:
+    """a x 10^b in LaTeX; a zero is 0 and 10^0 is left out."""
+    if float(mantissa) == 0:
+        return "0"
+    return mantissa if int(exponent) == 0 else f"{mantissa} \\times 10^{{{int(exponent)}}}"
+
+
+def simplest(expr: sympy.Expr) -> sympy.Expr:
+    """The shortest of a few simplified forms of a closed form (time-bounded), for printing.
+
+    >>> simplest((1 - 1 / sympy.pi) / 2)
+    (-1 + pi)/(2*pi)
+    >>> simplest(sympy.sqrt(2) / (2 * sympy.sqrt(sympy.pi)))
+    sqrt(2)/(2*sqrt(pi))
+    """
+    from ncsym.core.timebound import time_limit
+
+    candidates = [expr]
+    try:
+        with time_limit(SIMPLIFY_SECONDS):
+            for step in (sympy.together, sympy.radsimp, sympy.cancel, sympy.simplify):
+                try:
+                    candidates.append(step(expr))
+                except (TypeError, ValueError, AttributeError, NotImplementedError):
+                    continue
+    except TimeoutError:
+        pass
+    # shortest printed form; ties keep the earlier (less rewritten) one
+    return min(candidates, key=lambda e: (len(sympy.latex(e)), sympy.count_ops(e)))
+
+
 def latex_result(result: Result, *, exact_only: bool = False) -> str:
     """A Result in math mode: its closed form, or its value with the error bound.
 
@@ -56,7 +153,7 @@ def latex_result(result: Result, *, exact_only: bool = False) -> str:
     '0.25 \\\\pm 1.0 \\\\times 10^{-20}'
     """
     if result.exact is not None:
-        return sympy.latex(result.exact)
+        return sympy.latex(simplest(result.exact))
     if exact_only:
         raise NoClosedFormError(f"{result.label or 'a quantity'} has no closed form ({result.method})")
     text = result.latex()
@@ -93,7 +190,8 @@ def _verdict(cert: Any) -> str:
         return "undecided"
     if cert.limit is None:
         return "no (stays put)"
-    return rf"no ($\rho_\ell \to {latex_result(cert.limit)}$)"
+    limit = _short(cert.limit)
+    return rf"no ($\rho_\ell \to \rho^* {limit if limit.startswith(chr(92) + 'approx') else '= ' + limit}$)"
 
 
 def zoo_table_latex(acts: Iterable[Any] | None = None, *, terms: int = 3, dps: int | None = None) -> str:
@@ -114,7 +212,7 @@ def zoo_table_latex(acts: Iterable[Any] | None = None, *, terms: int = 3, dps: i
         acts = ("relu", "abs", "step", "sign", "erf", "gelu", "tanh", "sin", "cos")
     dps = working_dps(dps)
     header = [r"$\sigma$", r"$\mathbb{E}[\sigma(z)]$", r"$\mathbb{E}[\sigma(z)^2]$"]
-    header += [rf"$a_{{{n}}}^2$" for n in range(terms)] + ["independence"]
+    header += [rf"$a_{{{n}}}^2$" for n in range(terms)] + ["verdict"]
     rows = []
     for spec in acts:
         act = activation(spec)
@@ -124,9 +222,25 @@ def zoo_table_latex(acts: Iterable[Any] | None = None, *, terms: int = 3, dps: i
             mean = cert.mean
         second = gaussian_moment(act, 2, dps=dps)
         taylor = dual_kernel(act, dps=dps).taylor_coefficients(terms - 1) if terms > 0 else ()
-        rows.append([f"${act.latex()}$", f"${latex_result(mean)}$", f"${latex_result(second)}$",
-                     *[f"${latex_result(b)}$" for b in taylor], _verdict(cert)])
-    return latex_table(header, rows, align="l" * (3 + terms) + "l")
+        rows.append([f"${act.latex()}$", f"${_short(mean)}$", f"${_short(second)}$",
+                     *[f"${_short(b)}$" for b in taylor], _verdict(cert)])
+    # p-columns that share the line: long closed forms and values break at + and \pm instead of
+    # running off the page (the column widths sum to under \linewidth with \tabcolsep = 2pt)
+    share = 0.61 / (2 + max(terms, 0))
+    widths = [0.14, share, share, *[share] * terms, 0.13]
+    return latex_table(header, rows, align="".join(f"p{{{w:.3f}\\linewidth}}" for w in widths))
+
+
+def _short(result: Result) -> str:
+    """A table cell: the simplified closed form, or the value rounded to 5 digits (its bound is in
+    the section); a value whose error bound reaches those digits keeps the bound."""
+    if result.exact is not None:
+        return sympy.latex(simplest(result.exact))
+    if result.error == 0:
+        return result.latex()
+    if result.value != 0 and result.error < abs(result.value) * mpmath.mpf(10) ** -7:
+        return rf"\approx {mpmath.nstr(result.value, 5)}"
+    return latex_result(result)
 
 
 def _fact(result: Result, exact_only: bool) -> str:
@@ -167,7 +281,7 @@ def _section(spec: Any, *, dps: int, terms: int, exact_only: bool, crosscheck_op
              rf"\mathbb{{E}}[\sigma(z)] &= {show(mean)}, \\",
              rf"\mathbb{{E}}[\sigma(z)^2] &= {show(second)}.",
              r"\end{align*}",
-             rf"Methods: mean by {latex_escape(mean.method)}; second moment by {latex_escape(second.method)}.",
+             rf"Methods: mean by {latex_text(mean.method)}; second moment by {latex_text(second.method)}.",
              r"\subsection*{Hermite coefficients}",
              r"$a_n = \mathbb{E}[\sigma(z)\,\mathrm{He}_n(z)]/\sqrt{n!}$:",
              r"\begin{align*}"]
@@ -192,7 +306,7 @@ def _section(spec: Any, *, dps: int, terms: int, exact_only: bool, crosscheck_op
               rf"$C(0) = {_fact(cmap.value_at_zero, exact_only)}$, $C'(0) = {_fact(cmap.slope_at_zero, exact_only)}$, "
               rf"$C'(1) = {_fact(cmap.slope_at_one, exact_only)}$. "
               rf"Fixed points on $[-1, 1]$: {_fixed_points_latex(cmap.fixed_points(dps), exact_only)}."]
-    parts += [r"\subsection*{Zero-mean independence}", cert.latex()]
+    parts += [r"\subsection*{Zero-mean independence}", _text_math(cert.latex())]
     if crosscheck_options is not None:
         from ncsym.checks.layerwise import crosscheck
 
@@ -201,8 +315,8 @@ def _section(spec: Any, *, dps: int, terms: int, exact_only: bool, crosscheck_op
                   rf"Width {check.width}, depth {check.depth}, {check.networks} networks, seed "
                   rf"{latex_escape(str(check.seed))}; $z$ is the deviation from theory plus the predicted "
                   r"$O(1/n)$ bias in standard errors.",
-                  r"\begin{center}", r"\small", check.latex(), r"\end{center}",
-                  rf"Verdict: {latex_escape(check.verdict)}."]
+                  r"\begin{center}", r"\footnotesize", r"\setlength{\tabcolsep}{3pt}", check.latex(), r"\end{center}",
+                  rf"Verdict: {latex_text(check.verdict)}."]
     return "\n".join(parts)
 
 
@@ -243,7 +357,15 @@ def derivation_report(acts: Iterable[Any], *, dps: int | None = None, terms: int
                 r"estimated error bound ($\pm$) together with the method that produced it. "
                 r"Here $z \sim \mathcal{N}(0, 1)$ and $\mathrm{He}_n$ are the probabilists' Hermite polynomials.")
     if table is not None:
-        body += [r"\section*{Summary}", r"\begin{center}", r"\small", table, r"\end{center}"]
+        body += [r"\section*{Summary}", r"\begin{center}", r"\footnotesize", r"\setlength{\tabcolsep}{2pt}", table,
+                 r"\end{center}"]
     body += sections
     body.append(r"\end{document}")
-    return "\n".join(body) + "\n"
+    return unify_numbers("\n".join(body) + "\n")
+
+
+def _text_math(tex: str) -> str:
+    """The library's plain-text mathematics inside a LaTeX paragraph, as math (text parts only)."""
+    for phrase in ("sigma(-x) = -sigma(x)", "sigma(-x) = sigma(x)", "sigma'' = 0"):
+        tex = tex.replace(phrase, _TEXT_MATH[phrase])
+    return tex
