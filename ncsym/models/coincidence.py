@@ -24,9 +24,11 @@ gives rho_C = C^depth(rho_0), the correlation map iterated over the hidden layer
 rho_0 = 1 - 2h/(2n) at Hamming distance h (:func:`gp_dispersion`, derived here for this
 experiment). For zero-mean nonlinear activations it goes to 0 with depth, and the index of
 dispersion ``Var N / E N`` goes to the independent value ``1 - 2^-n`` (``1 - 2^(1-n)`` for odd
-activations, whose outputs on x and -x are exact negatives); with a nonzero mean (relu, gelu)
-correlations stay near 1 and N is wildly overdispersed. At moderate depth even zero-mean
-networks are overdispersed: nearby inputs decorrelate only geometrically, at rate C'(1).
+activations, whose outputs on x and -x are exact negatives); with a nonzero mean, C(0) > 0 and
+correlations tend to a positive limit (1 for relu, rho* = 0.76 for gelu), so N stays
+overdispersed at every depth. At moderate depth even zero-mean networks are overdispersed:
+nearby inputs decorrelate only geometrically, at rate C'(1) (when C'(1) > 1; at C'(1) = 1 the
+approach is polynomial).
 
 The estimators live in ``coincidence_statistics`` (with the independence baseline and
 :func:`gp_dispersion`), the experiment, sweeps and tables in ``coincidence_results``.
