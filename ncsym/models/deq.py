@@ -25,9 +25,9 @@ by sigma_w, and adding the same sigma_u2 K0 to both never increases d (use the f
 ``sigma_w2 L^2 < 1`` T is a contraction, the fixed point exists, is unique, and the iterates
 converge geometrically at rate ``c = sigma_w L``, with the a-posteriori bound
 ``d(K_{t+1}, K*) <= c / (1 - c) d(K_t, K_{t+1})``. Entrywise,
-``|K_ab - K*_ab| <= d (sqrt(K_bb) + sqrt(K*_aa))``. For tanh, relu, erf/2, identity L = 1, so
-``sigma_w2 < 1`` suffices (the paper's sigma_w2 = 0.36 gives c = 0.6). The condition is
-sufficient, not necessary (relu's diagonal map contracts for sigma_w2 < 2): when it fails a
+``|K_ab - K*_ab| <= d (sqrt(K_bb) + sqrt(K*_aa))``. For tanh, relu and identity L = 1 (erf:
+2/sqrt(pi)), so ``sigma_w2 < 1`` suffices for them (the paper's sigma_w2 = 0.36 gives c = 0.6).
+The condition is sufficient, not necessary (relu's diagonal map contracts for sigma_w2 < 2): when it fails a
 :class:`ContractionWarning` is issued (or :class:`DomainError` with ``strict=True``) and the
 iteration still runs, raising :class:`ConvergenceError` if it does not settle.
 
