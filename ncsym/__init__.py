@@ -85,7 +85,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "sample_networks"
     ),
     "ncsym.models.prior_kernel": ("NNPK", "NNPKTrend", "nnpk", "nnpk_limit", "nnpk_trend",),
-    "ncsym.parallel.sweeps": ("sweep_kernel", "sweep_map", "sweep_network_statistics", "sweep_phase_diagram",),
+    "ncsym.parallel.sweeps": ("sweep_critical_line", "sweep_kernel", "sweep_map", "sweep_network_statistics",
+                              "sweep_phase_diagram",),
     "ncsym.interop.codegen": (
         "activation_function", "kernel_function", "moment_function", "nngp_function", "to_function"
     ),
@@ -159,7 +160,7 @@ __all__ = [
     "FiniteWidthDispersion", "finite_width_dispersion", "finite_width_dispersions", "DispersionComparison",
     "compare_dispersion",
     # sweeps in-process or on Dask, bit for bit the serial numbers
-    "sweep_map", "sweep_phase_diagram", "sweep_network_statistics", "sweep_kernel",
+    "sweep_map", "sweep_phase_diagram", "sweep_critical_line", "sweep_network_statistics", "sweep_kernel",
     # closed forms as numpy/JAX/PyTorch functions (scikit-learn kernels: ncsym.interop)
     "to_function", "kernel_function", "nngp_function", "moment_function", "activation_function",
     # LaTeX

@@ -30,6 +30,9 @@ SMOKE = {
     "prove": ["prove", "--quick", "kernel_at_zero", "gelu_mean"],
     "demo": ["demo", "--depth", "2", "--width", "16", "--networks", "40", "--terms", "2"],
     "zoo": ["zoo"],
+    "finite-width": ["finite-width", "relu", "--sigma-w2", "2", "--depth", "3", "--width", "64"],
+    "critical": ["critical", "erf", "--sigma-b2", "0.05"],
+    "phase": ["phase", "erf", "--sigma-w2", "0.5:3:4", "--sigma-b2", "0:0.3:3"],
 }
 
 
