@@ -76,3 +76,19 @@ def test_report_fits_the_page(tmp_path, document):
             Path(keep).mkdir(parents=True, exist_ok=True)
             for page in pages:
                 shutil.copy(page, Path(keep) / f"report-{page.name}")
+
+
+def test_jupyter_reprs_are_math_or_tables():
+    """_repr_latex_ is math mode only; the cross-check table is HTML, the certificate's proof Markdown."""
+    import ncsym
+
+    for obj in (ncsym.gaussian_moment("relu", 2), ncsym.gaussian_moment("tanh", 2), ncsym.dual_kernel("erf")):
+        text = obj._repr_latex_()
+        assert text.startswith("$") and text.endswith("$") and "tabular" not in text
+    check = ncsym.crosscheck("tanh", depth=2, width=16, networks=20, rho0=[0.5], seed=0)
+    assert not hasattr(check, "_repr_latex_")
+    assert check._repr_html_().startswith("<table>") and check._repr_html_().count("<tr>") == 1 + len(check.rows)
+    cert = ncsym.independence("tanh")
+    assert not hasattr(cert, "_repr_latex_")
+    markdown = cert._repr_markdown_()
+    assert "\\textbf" not in markdown and "**" in markdown and "$\\sigma(x)" in markdown

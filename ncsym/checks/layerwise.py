@@ -142,8 +142,18 @@ class CrossCheck:
         lines += [r"\hline", r"\end{tabular}"]
         return "\n".join(lines)
 
-    def _repr_latex_(self) -> str:
-        return self.latex()
+    def _repr_html_(self) -> str:
+        """Jupyter: an HTML table (a LaTeX ``tabular`` is not math, so it has no place in ``_repr_latex_``)."""
+        import html
+
+        head = "".join(f"<th>{h}</th>" for h in ("layer", "quantity", "rho0", "theory", "bias O(1/n)", "estimate",
+                                                  "SE", "z", "ok"))
+        rows = "".join(
+            f"<tr><td>{r.layer}</td><td>{r.quantity}</td><td>{r.rho0:.3g}</td><td>{r.theory:.6f}</td>"
+            f"<td>{r.bias:.2e}</td><td>{r.estimate:.6f}</td><td>{r.std_error:.2e}</td><td>{r.z_corrected:.2f}</td>"
+            f"<td>{'yes' if r.agrees else 'NO'}</td></tr>" for r in self.rows)
+        return (f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+                f"<p>{html.escape(self.verdict)}</p>")
 
 
 def crosscheck(act: Any, *, depth: int = 10, width: int = 256, networks: int = 2000,

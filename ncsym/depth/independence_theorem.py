@@ -144,8 +144,11 @@ class IndependenceCertificate:
         """A short human-readable proof of the verdict, with the exact quantities."""
         return _latex(self)
 
-    def _repr_latex_(self) -> str:
-        return self.latex()
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the proof as Markdown with inline math (a text paragraph is not a LaTeX math repr)."""
+        import re
+
+        return re.sub(r"\\textbf\{(.*?)\}", r"**\1**", self.latex())
 
 
 def _check_start(rho0: Any, *, allow_zero: bool) -> sympy.Expr:
