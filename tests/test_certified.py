@@ -104,7 +104,7 @@ def _check_hermite_coefficients(act, orders, dps: int, digits: int):
 
 
 def test_certified_hermite_coefficients_contain_quadrature_fast():
-    _check_hermite_coefficients(zoo.tanh, (1, 7, 15), 20, 40)
+    _check_hermite_coefficients(zoo.tanh, (1, 9), 20, 36)
 
 
 @pytest.mark.slow
@@ -178,23 +178,34 @@ def _float_bound(k, name: str) -> float:
     return QUADRATURE_ULPS * EPS if len(ZOO[name].pieces) > 1 else SERIES_TOLERANCE
 
 
-def _float_case(name):
-    k = dual_kernel(ZOO[name])
-    fast = k.form is not None or name in FAST_FLOAT
-    return name if fast else pytest.param(name, marks=pytest.mark.slow)
+#: The numeric kernels of the default suite skip rho = +-0.9 (a certified Mehler sum of ~500 terms).
+FAST_RHOS = [-1.0, -0.5, 0.0, 0.3, 1.0]
+
+
+def _float_cases():
+    cases = []
+    for name in sorted(zoo.NAMES):
+        closed = dual_kernel(ZOO[name]).form is not None
+        if closed:
+            cases.append(pytest.param(name, FLOAT_RHOS, id=name))
+            continue
+        if name in FAST_FLOAT:
+            cases.append(pytest.param(name, FAST_RHOS, id=name))
+        cases.append(pytest.param(name, FLOAT_RHOS, marks=pytest.mark.slow, id=f"{name}-all"))
+    return cases
 
 
 def test_zoo_representatives_cover_every_name():
     assert set(ZOO) == set(zoo.NAMES) and all(isinstance(a, Activation) for a in ZOO.values())
 
 
-@pytest.mark.parametrize("name", [_float_case(n) for n in sorted(zoo.NAMES)])
-def test_float_kernel_within_its_stated_accuracy_of_certified_values(name):
+@pytest.mark.parametrize("name, rhos", _float_cases())
+def test_float_kernel_within_its_stated_accuracy_of_certified_values(name, rhos):
     # references: the exact closed form at the rational rho, else a certified ball (exact inner
     # smoothing for kinked activations and at rho = +-1, the certified Mehler sum otherwise)
     k = dual_kernel(ZOO[name])
     refs = {}
-    for rho in FLOAT_RHOS:
+    for rho in sorted(set(rhos) | {1.0}):
         r = k.evaluate(sympy.Rational(str(rho)) if k.form is not None else mpmath.mpf(rho), dps=20)
         assert r.certified, (name, rho, r.method)
         refs[rho] = r
@@ -234,8 +245,8 @@ def test_certified_smoothing_agrees_with_the_float_2d_quadrature():
     from ncsym.kernels.certified_smoothing import certified_smoothed_value
     from ncsym.kernels.numeric import quadrature_kernel
 
-    for act in (zoo.hard_tanh, zoo.selu):
-        for rho in (-0.7, 0.2, 0.97):
+    for act in (zoo.hard_tanh,):
+        for rho in (-0.7, 0.97):
             value, error, _ = certified_smoothed_value(act, sympy.Integer(1), sympy.Rational(1, 2),
                                                        mpmath.mpf(rho), 20)
             assert abs(quadrature_kernel(act, rho, 1.0, 0.5) - float(value)) < 1e-13, (act.name, rho)
