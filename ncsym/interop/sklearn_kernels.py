@@ -4,7 +4,7 @@
 subclasses: ``GaussianProcessRegressor`` fits their hyperparameters ``sigma_w2`` and
 ``sigma_b2`` (weight and bias variances, optimized in log space as scikit-learn does),
 ``KernelRidge(kernel=...)`` takes them as a kernel, and ``clone`` copies them. Values are
-:func:`ncsym.depth.network_kernels` on the stacked inputs (closed forms where the activation
+:func:`ncsym.nngp_kernel` (or ``ntk_kernel``) on the stacked inputs (closed forms where the activation
 has one, else the Mehler series or quadrature); the gradient with respect to the
 log-hyperparameters is by central finite differences (step 1e-5 in log space; the kernel's
 own error, about 1e-13 relative, is far below the difference's truncation error, ~1e-10).
@@ -30,7 +30,7 @@ from sklearn.gaussian_process.kernels import Hyperparameter, Kernel
 
 from ncsym.core.errors import DomainError
 from ncsym.symbolic.activations import activation as _activation
-from ncsym.depth import network_kernels
+from ncsym.depth import nngp_kernel, ntk_kernel
 
 __all__ = ["NNGPKernel", "NTKKernel"]
 
@@ -69,9 +69,9 @@ class _NetworkKernel(Kernel):
         return False
 
     def _matrix(self, Z: np.ndarray, sigma_w2: float, sigma_b2: float) -> np.ndarray:
-        out = network_kernels(Z, _activation(self.activation), self.depth, sigma_w2=float(sigma_w2),
-                              sigma_b2=float(sigma_b2))
-        return np.asarray(out.nngp if self._which == "nngp" else out.ntk, dtype=float)
+        serial = nngp_kernel if self._which == "nngp" else ntk_kernel
+        return np.asarray(serial(Z, _activation(self.activation), self.depth, sigma_w2=float(sigma_w2),
+                                 sigma_b2=float(sigma_b2)), dtype=float)
 
     def _block(self, X: np.ndarray, Y: np.ndarray | None, sigma_w2: float, sigma_b2: float) -> np.ndarray:
         if Y is None:
