@@ -252,7 +252,7 @@ def certified_correlation_fixed_point(act: Any, sigma_w2: Any, sigma_b2: Any = 0
     try:
         flint.ctx.prec = bits_for(dps + 10)
         Q, _, _ = _variance_ball(act, w, b, None, None, dps + 10, flint)
-        start = _float_correlation_guess(act, w, b, float(Q.mid())) if guess is None else guess
+        start = _float_correlation_guess(act, w, b, arb(Q.mid())) if guess is None else guess
         g = _ball_of(exact_number(start), flint)
         reach = min(float(abs(g).upper()) + 0.02, RHO_MAX)
         if not abs(g) < RHO_MAX:
@@ -302,18 +302,23 @@ def certified_correlation_fixed_point(act: Any, sigma_w2: Any, sigma_b2: Any = 0
                                details={"sigma_w2": w, "sigma_b2": b, "terms": N + 1})
 
 
-def _float_correlation_guess(act: Activation, w: sympy.Expr, b: sympy.Expr, q: float) -> float:
-    """rho* of the float correlation map by iteration from 0 (the chaotic phase's attractor)."""
-    from ncsym.kernels.dual import dual_kernel
+def _float_correlation_guess(act: Activation, w: sympy.Expr, b: sympy.Expr, q: Any) -> float:
+    """rho* of the correlation map by float iteration from 0 (the chaotic phase's attractor), on a
+    60-term Mehler sum from 10-digit ball coefficients (no float64 kernel table to build)."""
+    from ncsym.hermite_series.certified import certified_coefficients
 
-    k = dual_kernel(act, q1=sympy.Rational(q))
-    wf, bf = float(w), float(b)
-    r = 0.0
+    values, _, _ = certified_coefficients(act, 60, q, 10, guard=2)
+    squares = [float(v) ** 2 for v in values]
+    wf, bf, qf = float(w), float(b), float(q.mid())
+    r = new = 0.0
     for _ in range(500):
-        new = (wf * k(r) + bf) / q
-        if abs(new - r) < 1e-14:
+        total = 0.0
+        for c in reversed(squares):
+            total = total * r + c
+        new = min(max((wf * total + bf) / qf, -1.0), 1.0)
+        if abs(new - r) < 1e-13:
             break
-        r = min(max(new, -1.0), 1.0)
+        r = new
     return new
 
 
