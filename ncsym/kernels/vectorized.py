@@ -195,7 +195,12 @@ class _ArcCosine(_Family):
         return {"q": q, "second": np.full_like(q, (self.r**2 + self.l**2) / 2)}
 
     def block(self, state, rows, cols, rho, gap, outer, derivative, deficit=True):
+        negative = float(rho.min()) < 0 if rho.size else False
         theta = _theta(gap)
+        theta_c = None
+        if negative:  # near rho = -1, pi - theta from 1 + rho (exact there), not from the gap
+            theta_c = np.where(rho < 0, _theta(1.0 + rho), math.pi - theta)
+            theta = np.where(rho < 0, math.pi - theta_c, theta)
         if not self.linear:
             r, l = self.r, self.l
             V = ((r * r + l * l) * (math.pi - theta) + 2.0 * r * l * theta) / _TWO_PI
@@ -208,7 +213,11 @@ class _ArcCosine(_Family):
         # 2 pi V / s = (R^2 + L^2) G(pi - t) - 2 R L G(t), G(pi - t) = pi (1 - cos t) ... rearranged:
         # 2 pi D / s = (R^2 + L^2) pi (1 - cos t) - (R - L)^2 G(t), both terms >= 0 for small t
         D = (s / _TWO_PI) * ((R * R + L * L) * math.pi * gap - (R - L) ** 2 * G)
-        V = (R * R + L * L) / 2 * s - D
+        if R * L <= 0 and not negative:
+            V = (R * R + L * L) / 2 * s - D  # V >= V(0) = s (R^2 + L^2) / (2 pi) here: no cancellation
+        else:  # V may be small (rho near -1): from G(pi - t) directly
+            G_c = _g(math.pi - theta if theta_c is None else theta_c, sine, -rho)
+            V = (s / _TWO_PI) * ((R * R + L * L) * G_c - 2.0 * R * L * G)
         Vdot = None
         if derivative:
             Vdot = ((R * R + L * L) * (math.pi - theta) + 2.0 * R * L * theta) / _TWO_PI
