@@ -8,6 +8,10 @@
    ``forward`` on weights drawn beforehand, at P = 2 (bandwidth/RNG bound) and P = 512
    (compute bound).
 
+3. Weight drawing in normals/s against the generator's own rate (PCG64, the sampler's stream)
+   in the same run, float64 and float32, with numpy's PCG64DXSM and SFC64 beside it; and the
+   Gram-space sampler at P = 64 inputs in networks/s next to the weight-space one.
+
 Run: ``python benchmarks/sampler.py [--seconds 1] [--json out.json]``. Times are the best of
 repeated calls; the machine's other load only slows calls down.
 """
@@ -92,6 +96,33 @@ def weight_space_throughput(P: int, seconds: float, width: int = 1024, depth: in
             "normals_per_s_drawing_weights": width * width * depth * networks / t_draw}
 
 
+def generator_roof(seconds: float, width: int = 1024, depth: int = 10, networks: int = 2) -> dict:
+    """Weight drawing against the generator's own rate (the roof), float64 and float32, and
+    numpy's other bit generators for comparison (normals per second into a preallocated buffer)."""
+    out = {}
+    for dtype in (np.float64, np.float32):
+        spec = MLPSpec(width, width, activation=relu, depth=depth, sigma_w2=2.0, dtype=dtype)
+        buffer = np.empty(width * width * networks, dtype=dtype)
+        generators = {name: np.random.Generator(getattr(np.random, name)(0)) for name in ("PCG64", "PCG64DXSM", "SFC64")}
+        functions = {"sampler": lambda: sample_weights(spec, networks, seed=3)}
+        for name, rng in generators.items():
+            functions[name] = (lambda r: lambda: [r.standard_normal(dtype=dtype, out=buffer) for _ in range(depth)])(rng)
+        t = timed(functions, seconds)
+        count = width * width * networks * depth
+        rates = {name: count / value for name, value in t.items()}
+        out[np.dtype(dtype).name] = {**{f"{k}_normals_per_s": v for k, v in rates.items()},
+                                     "sampler_fraction_of_PCG64": rates["sampler"] / rates["PCG64"]}
+    return out
+
+
+def gram_at_64(seconds: float) -> dict:
+    spec = MLPSpec(64, 1024, activation=relu, depth=10, sigma_w2=2.0)
+    X = inputs(64, 64)
+    t = timed({"gram": lambda: sample_preactivations(spec, X, 64, method="gram", seed=1, progress=False),
+               "weights": lambda: sample_preactivations(spec, X, 2, method="weights", seed=1, progress=False)}, seconds)
+    return {"P": 64, "gram_networks_per_s": 64 / t["gram"], "weights_networks_per_s": 2 / t["weights"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.0, help="time per measured function")
@@ -100,6 +131,15 @@ def main() -> None:
     results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "numpy": np.__version__},
                "gram_vs_weights": gram_vs_weights(args.seconds),
                "weight_space": [weight_space_throughput(P, args.seconds) for P in (2, 512)]}
+    results["generator_roof"] = generator_roof(args.seconds)
+    results["gram_at_64"] = gram_at_64(args.seconds)
+    for dtype, row in results["generator_roof"].items():
+        print(f"weights {dtype}: sampler {row['sampler_normals_per_s']:.3g} normals/s, generator (PCG64) "
+              f"{row['PCG64_normals_per_s']:.3g}, fraction {row['sampler_fraction_of_PCG64']:.2f}; "
+              f"PCG64DXSM {row['PCG64DXSM_normals_per_s']:.3g}, SFC64 {row['SFC64_normals_per_s']:.3g}")
+    g64 = results["gram_at_64"]
+    print(f"P=64, width 1024, depth 10 (relu): Gram-space {g64['gram_networks_per_s']:.1f} networks/s, "
+          f"weight-space {g64['weights_networks_per_s']:.2f} networks/s")
     g = results["gram_vs_weights"]
     print(f"P=2, width 1024, depth 10 (relu): Gram-space {g['gram_networks_per_s']:.1f} networks/s, "
           f"weight-space {g['weights_networks_per_s']:.2f} networks/s, ratio {g['ratio']:.0f}x")
