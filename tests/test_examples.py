@@ -185,3 +185,15 @@ def test_phase_diagram(tmp_path):
     line = [row for row in proc.stdout.splitlines() if "sigma_b2 = 0.3000" in row][0]
     assert 2.4 < float(line.split("sigma_w2 = ")[1].split()[0]) < 2.6
     assert "ordered" in proc.stdout and "chaotic" in proc.stdout
+
+
+def test_digits_regression(tmp_path):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "digits.png"
+    proc = run_example("digits_regression.py", "--depth", "3", "--train", "100", "--test", "50", "--out", str(out))
+    rows = [line.split() for line in proc.stdout.splitlines() if line[:5].strip().isdigit()]
+    assert [int(r[0]) for r in rows] == [1, 2, 3]
+    errors = np.array([[float(v) for v in r[1:]] for r in rows])
+    assert errors.shape == (3, 6) and (errors >= 0).all() and (errors < 0.5).all()  # chance is 0.9
+    if shutil.which("python") and out.exists():
+        _assert_png(out, 300)
