@@ -195,5 +195,5 @@ def test_digits_regression(tmp_path):
     assert [int(r[0]) for r in rows] == [1, 2, 3]
     errors = np.array([[float(v) for v in r[1:]] for r in rows])
     assert errors.shape == (3, 6) and (errors >= 0).all() and (errors < 0.5).all()  # chance is 0.9
-    if shutil.which("python") and out.exists():
+    if "no plot" not in proc.stdout:  # matplotlib installed: the figure must be there
         _assert_png(out, 300)
