@@ -21,6 +21,7 @@ import numpy as np
 
 from ncsym.symbolic.activations import Activation, activation
 from ncsym.core.errors import DomainError, check_integer
+from ncsym.core.numbers import real_float
 from ncsym.depth.correlation import correlation_map
 from ncsym.width_corrections.multi_input import finite_width_kernels
 from ncsym.width_corrections.single_input import TRUST_THRESHOLD
@@ -174,7 +175,8 @@ def crosscheck(act: Any, *, depth: int = 10, width: int = 256, networks: int = 2
     depth = check_integer(depth, "depth", 1)
     width = check_integer(width, "width", 1)
     networks = check_integer(networks, "networks", 2)
-    starts = [float(r) for r in np.atleast_1d(np.asarray(rho0, dtype=float))]
+    many = isinstance(rho0, (list, tuple, np.ndarray))
+    starts = [real_float(r, "rho0") for r in (np.ravel(np.asarray(rho0, dtype=object)) if many else [rho0])]
     for r in starts:
         if not -1.0 <= r <= 1.0:
             raise DomainError(f"starting correlations must lie in [-1, 1], got {r}")
@@ -228,10 +230,14 @@ def finite_width_bias(act: Any, *, q: float, rho0: float, depth: int, width: int
     >>> round(bias[0][0], 8), -0.5 * (1 - 0.25) / 200   # the classical E[r] - rho
     (-0.001875, -0.001875)
     """
+    width = check_integer(width, "width", 1)
     return _biases(_bias_theory(act, q, rho0, depth, sigma_w2, sigma_b2), depth, width)
 
 
 def _bias_theory(act: Any, q: float, rho0: float, depth: int, sigma_w2: float, sigma_b2: float):
+    q, rho0 = real_float(q, "q"), real_float(rho0, "rho0")
+    if not q > 0 or not -1 <= rho0 <= 1:
+        raise DomainError(f"need q > 0 and rho0 in [-1, 1], got q = {q}, rho0 = {rho0}")
     first = q * np.array([[1.0, rho0], [rho0, 1.0]])
     return finite_width_kernels(act, first, depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2, input_kind="kernel")
 

@@ -36,6 +36,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ncsym.core.errors import DomainError, check_integer
+from ncsym.core.numbers import real_float
 from ncsym.sampler import MLPSpec, StreamingMoments, iter_ntk, iter_preactivations, root_seed
 
 __all__ = ["QUANTITIES", "WidthEstimate", "SlopeFit", "WidthScalingRow", "WidthScaling", "measure_layers",
@@ -407,8 +408,13 @@ def finite_width_crosscheck(act: Any, *, depth: int = 3, layer: int | None = Non
         raise DomainError(f"no prediction available for {missing} (rho0=None or ntk=False leaves them out)")
     wanted = tuple(q for q in wanted if available.get(q, True))
 
-    w2, b2, q = float(sigma_w2), float(sigma_b2), float(q0)
+    if rho0 is not None:
+        rho0 = real_float(rho0, "rho0")
+        if not -1 <= rho0 <= 1:
+            raise DomainError(f"rho0 must lie in [-1, 1], got {rho0}")
+    # finite_width checks the hyperparameters (text, NaN, infinities) before they become floats
     fw = theory.finite_width(act, depth, sigma_w2=sigma_w2, sigma_b2=sigma_b2, q0=q0)
+    w2, b2, q = float(fw.sigma_w2), float(fw.sigma_b2), float(fw.q0)
     K, V, K1 = float(fw.kernel(layer)), float(fw.vertex(layer)), float(fw.kernel_correction(layer))
     slopes = {"fourth_cumulant": 3 * V, "kernel_shift": K1, "kernel_variance": V + 2 * K * K}
     infinite = {"fourth_cumulant": 0.0, "kernel_shift": 0.0, "kernel_variance": 0.0,

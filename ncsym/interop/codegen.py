@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 import sympy
 
 from ncsym.core.errors import DomainError, NoClosedFormError
+from ncsym.core.limits import MAX_MOMENT_ORDER, check_limit
 from ncsym.core.results import Result
 from ncsym.core.special import NUMPY_MODULES
 from ncsym.symbolic.activations import activation, x
@@ -137,6 +138,7 @@ def moment_function(act: Any, k: int = 2, backend: str = "numpy") -> Callable:
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise DomainError(f"moment order k must be a non-negative integer, got {k!r}")
+    check_limit(k, "moment order k", MAX_MOMENT_ORDER)
     expr = exact_expectation([activation(act)] * k, q=_Q) if k else sympy.Integer(1)
     return to_function(expr, backend, args=(_Q,))
 

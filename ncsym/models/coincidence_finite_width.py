@@ -34,6 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ncsym.core.errors import DomainError, check_integer
+from ncsym.core.limits import MAX_DEPTH, check_limit
 from ncsym.core.results import Result
 from ncsym.models.coincidence_statistics import MAX_N
 from ncsym.width_corrections.multi_input import finite_width_kernels
@@ -165,7 +166,7 @@ def finite_width_dispersions(act: Any, n: int, depths: Sequence[int]) -> tuple[F
 
     act = activation(act)
     n = check_integer(n, "n", 1, MAX_N)
-    depths = [check_integer(d, "depth", 1) for d in depths]
+    depths = [check_limit(check_integer(d, "depth", 1), "depth", MAX_DEPTH) for d in depths]
     if not depths:
         raise DomainError("give at least one depth")
     sigma_w2 = float(1 / gaussian_moment(act, 2).value)

@@ -42,6 +42,7 @@ import numpy as np
 from ncsym.symbolic.activations import Activation, activation
 from ncsym.models.deq_sampling import relative_frobenius_error
 from ncsym.core.errors import DomainError
+from ncsym.core.limits import MAX_DEPTH, check_limit
 from ncsym.sampler import (Estimate, MLPSpec, StreamingMoments, as_inputs, default_block_size, iter_preactivations,
                       numpy_activation)
 
@@ -67,6 +68,7 @@ def _build_spec(model: Any, X: np.ndarray, width: Any, depth: Any, logits: Any, 
     if width is None:
         raise DomainError("give the hidden width(s) (width=...) with an activation, or pass an MLPSpec")
     act = activation(model)
+    check_limit(depth, "depth", MAX_DEPTH)  # before the sampler builds a layer list of that length
     spec = MLPSpec(input_dim=X.shape[1], widths=width, depth=depth, activation=act, sigma_w2=sigma_w2,
                    sigma_b2=sigma_b2, readout=logits, residual_scale=residual_scale)
     return spec, act

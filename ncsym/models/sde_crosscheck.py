@@ -18,9 +18,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from ncsym.core.errors import DomainError, check_integer
+from ncsym.core.numbers import real_float
 from ncsym.models.sde import C_MINUS, C_PLUS, NeuralCovarianceSDE, shaped_relu_sde
-from ncsym.models.sde_simulation import finite_width_sde, simulate_sde
-from ncsym.models.sde_networks import sample_shaped_relu_networks
+from ncsym.models.sde_simulation import _initial, finite_width_sde, simulate_sde
+from ncsym.models.sde_networks import sample_shaped_relu_networks, shaping
 
 __all__ = ["Comparison", "ks_two_sample", "finite_width_log_norm_law", "DEFAULT_CONFIGS", "SDECrossCheckRow", "SDECrossCheck", "crosscheck_row", "crosscheck_shaped_relu"]
 
@@ -64,6 +65,18 @@ def _sd_se(values: np.ndarray) -> tuple[float, float]:
     return sd, se / (2 * sd) if sd > 0 else 0.0
 
 
+def _sample(values: Any, name: str) -> np.ndarray:
+    if isinstance(values, (str, bytes)):
+        raise DomainError(f"sample {name} must be an array of numbers, got the text {values[:40]!r}")
+    try:
+        data = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise DomainError(f"sample {name} must be an array of real numbers") from None
+    if data.ndim != 1 or data.size == 0 or not np.isfinite(data).all():
+        raise DomainError(f"sample {name} must be a non-empty 1-D array of finite numbers, got shape {data.shape}")
+    return data
+
+
 def ks_two_sample(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """Two-sample Kolmogorov-Smirnov statistic D and its asymptotic p-value.
 
@@ -75,9 +88,7 @@ def ks_two_sample(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     >>> p > 0.01
     True
     """
-    a, b = np.sort(np.asarray(a, dtype=float)), np.sort(np.asarray(b, dtype=float))
-    if a.size == 0 or b.size == 0:
-        raise DomainError("ks_two_sample needs two non-empty samples")
+    a, b = np.sort(_sample(a, "a")), np.sort(_sample(b, "b"))
     grid = np.concatenate([a, b])
     cdf_a = np.searchsorted(a, grid, side="right") / a.size
     cdf_b = np.searchsorted(b, grid, side="right") / b.size
@@ -218,6 +229,8 @@ def finite_width_log_norm_law(c_plus: float, c_minus: float, n: int, depth: int,
     (-1.0, 2.0)
     """
     n, depth = check_integer(n, "n"), check_integer(depth, "depth")
+    c_plus, c_minus = shaping(c_plus, c_minus)
+    log_v0 = real_float(log_v0, "log_v0")
     a, b = (1 + c_plus / math.sqrt(n)) ** 2, (1 + c_minus / math.sqrt(n)) ** 2
     c = 2.0 / (a + b)
     raw = [1.0] + [c**k * (a**k + b**k) / 2 * math.prod(range(1, 2 * k, 2)) for k in (1, 2, 3)]
@@ -240,9 +253,14 @@ def crosscheck_row(n: int, depth: int, c_plus: float, c_minus: float, rho0: floa
     """
     from ncsym.sampler import root_seed
 
+    # every argument is checked before the symbolic derivation and the sampling start
+    depth, n = check_integer(depth, "depth"), check_integer(n, "n")
+    c_plus, c_minus = shaping(c_plus, c_minus)
+    rho0 = _initial(rho0, None)[0]
+    n_networks, n_paths = check_integer(n_networks, "n_networks"), check_integer(n_paths, "n_paths")
     root = root_seed(seed)
     net_seed, sde_seed, fw_seed = root.spawn(3)
-    T = depth / check_integer(n, "n")
+    T = depth / n
     n_steps = max(1, int(round(T * check_integer(steps_per_unit, "steps_per_unit"))))
     limit = _relu_sde(c_plus, c_minus)
     finite = finite_width_sde(limit, n)

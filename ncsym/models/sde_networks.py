@@ -20,6 +20,7 @@ import numpy as np
 
 from ncsym.symbolic.activations import exact_number
 from ncsym.core.errors import check_integer
+from ncsym.core.numbers import real_float
 from ncsym.models.sde import smooth_shaped
 from ncsym.models.sde_simulation import _initial
 
@@ -44,6 +45,15 @@ class NetworkSample:
         return self.depth / self.n
 
 
+def shaping(c_plus: Any, c_minus: Any) -> tuple[float, float]:
+    """The shaping constants (c_+, c_-) as floats, or a DomainError (text, NaN, infinities).
+
+    >>> shaping(0, -0.5)
+    (0.0, -0.5)
+    """
+    return real_float(c_plus, "c_plus"), real_float(c_minus, "c_minus")
+
+
 def sample_shaped_relu_networks(c_plus: float, c_minus: float, n: int, depth: int, rho0: float,
                                 n_networks: int, *, seed: Any = None, v0: Sequence[float] | None = None,
                                 progress: bool | None = None) -> NetworkSample:
@@ -61,7 +71,8 @@ def sample_shaped_relu_networks(c_plus: float, c_minus: float, n: int, depth: in
     n, depth = check_integer(n, "n"), check_integer(depth, "depth")
     n_networks = check_integer(n_networks, "n_networks")
     rho0, ly1, ly2 = _initial(rho0, v0)
-    s_plus, s_minus = 1 + float(c_plus) / math.sqrt(n), 1 + float(c_minus) / math.sqrt(n)
+    c_plus, c_minus = shaping(c_plus, c_minus)
+    s_plus, s_minus = 1 + c_plus / math.sqrt(n), 1 + c_minus / math.sqrt(n)
     c = 2.0 / (s_plus**2 + s_minus**2)
 
     def shaped(h: np.ndarray) -> np.ndarray:

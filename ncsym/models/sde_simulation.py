@@ -22,6 +22,7 @@ from ncsym.models import sde_derivation as _d
 from ncsym.models.sde_derivation import EPS, RHO, V11, V12, V22
 from ncsym.symbolic.activations import exact_number
 from ncsym.core.errors import DomainError, check_integer
+from ncsym.core.numbers import real_float
 from ncsym.models.sde import NeuralCovarianceSDE, shaped_relu_sde  # noqa: F401 (the examples use it)
 from ncsym.models.sde_stability import _path_streams
 
@@ -150,10 +151,12 @@ def _times(T: float, times: Any, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _initial(rho0: Any, v0: Any) -> tuple[float, float, float]:
-    rho0 = float(rho0)
+    rho0 = real_float(rho0, "rho0")
     if not -1 < rho0 < 1:
         raise DomainError(f"rho0 must lie in (-1, 1), got {rho0!r}")
-    v = (1.0, 1.0) if v0 is None else tuple(float(t) for t in v0)
+    if v0 is not None and (isinstance(v0, (str, bytes)) or not hasattr(v0, "__len__")):
+        raise DomainError(f"v0 must be two positive variances, got {v0!r}")
+    v = (1.0, 1.0) if v0 is None else tuple(real_float(t, "v0") for t in v0)
     if len(v) != 2 or min(v) <= 0 or not all(map(math.isfinite, v)):
         raise DomainError(f"v0 must be two positive variances, got {v0!r}")
     return rho0, math.log(v[0]), math.log(v[1])

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ncsym.core.errors import DomainError, check_integer
+from ncsym.core.limits import MAX_DEPTH, check_limit
 from ncsym.kernels.closed_form import find_closed_form
 from ncsym.kernels.dual import kernel_matrix
 from ncsym.symbolic.activations import Activation, activation
@@ -171,8 +172,8 @@ def finite_width_kernels(act: Any, inputs: Any, depth: int, *, sigma_w2: Any, si
     10.0
     """
     act = activation(act)
-    depth = check_integer(depth, "depth", 1)
-    if dps is not None and dps > 15:
+    depth = check_limit(check_integer(depth, "depth", 1), "depth", MAX_DEPTH)
+    if dps is not None and check_integer(dps, "dps", 1) > 15:
         raise DomainError("finite_width_kernels works in float64; use finite_width for one input at dps digits")
     w, b = _float_parameter(sigma_w2, "sigma_w2", True), _float_parameter(sigma_b2, "sigma_b2", False)
     first = _first_layer(inputs, input_kind, w, b)

@@ -39,6 +39,7 @@ import mpmath
 import sympy
 
 from ncsym.core.errors import DomainError, check_integer
+from ncsym.core.limits import MAX_DEPTH, check_limit
 from ncsym.core.results import Result, working_dps
 from ncsym.symbolic.activations import Activation, activation
 from ncsym.width_corrections.single_input import hyperparameter
@@ -122,7 +123,7 @@ def ntk_fluctuations(act: Any, depth: int, *, sigma_w2: Any, sigma_b2: Any = 0, 
     ([1, 2, 3], [0, 4, 20])
     """
     act = activation(act)
-    depth = check_integer(depth, "depth", 1)
+    depth = check_limit(check_integer(depth, "depth", 1), "depth", MAX_DEPTH)
     w = hyperparameter(sigma_w2, "sigma_w2", positive=True)
     b = hyperparameter(sigma_b2, "sigma_b2", positive=False)
     q = hyperparameter(q0, "q0", positive=True)

@@ -33,6 +33,7 @@ import mpmath
 import sympy
 
 from ncsym.core.errors import DomainError, check_integer
+from ncsym.core.limits import MAX_DEPTH, check_limit
 from ncsym.core.numbers import check_real
 from ncsym.core.results import Result, working_dps
 from ncsym.symbolic.activations import Activation, activation, exact_number
@@ -223,7 +224,7 @@ def finite_width(act: Any, depth: int, *, sigma_w2: Any, sigma_b2: Any = 0, q0: 
     '1/n theory NOT to be trusted: V/(n K^2) = 0.234 > 0.2 (higher orders in depth/width matter)'
     """
     act = activation(act)
-    depth = check_integer(depth, "depth", 1)
+    depth = check_limit(check_integer(depth, "depth", 1), "depth", MAX_DEPTH)
     w = hyperparameter(sigma_w2, "sigma_w2", positive=True)
     b = hyperparameter(sigma_b2, "sigma_b2", positive=False)
     q = hyperparameter(q0, "q0", positive=True)
