@@ -21,6 +21,7 @@ import numpy as np
 
 from ncsym.symbolic.activations import Activation, activation
 from ncsym.core.errors import DomainError, check_integer
+from ncsym.core.limits import MAX_DEPTH, check_limit
 from ncsym.core.numbers import real_float
 from ncsym.depth.correlation import correlation_map
 from ncsym.width_corrections.multi_input import finite_width_kernels
@@ -172,7 +173,7 @@ def crosscheck(act: Any, *, depth: int = 10, width: int = 256, networks: int = 2
     (True, 6)
     """
     act = activation(act)
-    depth = check_integer(depth, "depth", 1)
+    depth = check_limit(check_integer(depth, "depth", 1), "depth", MAX_DEPTH)
     width = check_integer(width, "width", 1)
     networks = check_integer(networks, "networks", 2)
     many = isinstance(rho0, (list, tuple, np.ndarray))

@@ -57,6 +57,7 @@ import numpy as np
 import sympy
 
 from ncsym.core.errors import DomainError, NonFiniteError, check_integer
+from ncsym.core.limits import MAX_DEPTH, check_limit
 from ncsym.sampler import MLPSpec, NetworkWeights, forward, forward_chunks, iter_preactivations, numpy_activation, sample_weights
 
 __all__ = ["MAX_N", "CoincidenceSpec", "coincidence_spec", "boolean_inputs", "sample_networks", "NegativeCounts", "count_all_negative"]
@@ -139,7 +140,7 @@ def coincidence_spec(act: Any, n: int, width: int, depth: int, *, second_moment:
 
     n = check_integer(n, "n", 1, MAX_N)
     width = check_integer(width, "width", 1)
-    depth = check_integer(depth, "depth", 1)
+    depth = check_limit(check_integer(depth, "depth", 1), "depth", MAX_DEPTH)
     symbolic = isinstance(act, (Activation, str, sympy.Basic))
     if symbolic:
         act = activation(act)
@@ -190,6 +191,9 @@ def sample_networks(spec: CoincidenceSpec, n_networks: int, seed: Any = 0, *, st
     >>> [a.shape for a in w.weights]
     [(3, 8, 4), (3, 8, 8), (3, 2, 8)]
     """
+    if not isinstance(spec, CoincidenceSpec):
+        raise DomainError(f"spec must be a CoincidenceSpec (see coincidence_spec), got {type(spec).__name__} "
+                          f"{str(spec)[:40]!r}")
     return sample_weights(spec.mlp, n_networks, seed, start=start)
 
 

@@ -381,6 +381,8 @@ def deq_kernel(act: Any, X: Any, *, sigma_w2: Any, sigma_u2: Any, tol: float = 1
     data = _inputs(X)
     w = _exact_positive(sigma_w2, "sigma_w2", allow_zero=True)
     u = _exact_positive(sigma_u2, "sigma_u2")
+    if dps is not None:  # checked before the float fixed point, not after it
+        dps = working_dps(dps)
     if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise DomainError(f"max_iter must be a positive integer, got {max_iter!r}")
     if not (isinstance(tol, (int, float)) and 0 < tol < 1):

@@ -20,7 +20,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ncsym.symbolic.activations import Activation, activation
-from ncsym.core.errors import ConvergenceError, DomainError
+from ncsym.core.errors import ConvergenceError, DomainError, check_integer
+from ncsym.core.numbers import real_float
 from ncsym.sampler import Estimate, StreamingMoments, block_generator, root_seed
 from ncsym.models.deq import DEQKernel, DEQNonConvergenceWarning, DEQ_STREAM, _exact_positive, _inputs, deq_kernel
 
@@ -306,6 +307,10 @@ def paper_experiment(width: int = 1000, n_networks: int = 10000, *, n_inputs: in
     >>> sorted(out)
     ['relative_error', 'relative_mse', 'statistics', 'theory']
     """
+    # checked before the kernel's fixed point, which takes seconds
+    width, n_networks = check_integer(width, "width"), check_integer(n_networks, "n_networks")
+    n_inputs, n_in = check_integer(n_inputs, "n_inputs"), check_integer(n_in, "n_in")
+    sigma_w, sigma_u = real_float(sigma_w, "sigma_w"), real_float(sigma_u, "sigma_u")
     X = paper_inputs(n_inputs, n_in, seed)
     theory = deq_kernel(act, X, sigma_w2=sigma_w**2, sigma_u2=sigma_u**2)
     stats = deq_statistics(act, X, width, n_networks, sigma_w2=sigma_w**2, sigma_u2=sigma_u**2, seed=seed)

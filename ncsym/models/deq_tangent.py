@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ncsym.core.errors import DomainError, NcsymError, check_integer
-from ncsym.models.deq import DEQKernel, deq_kernel
+from ncsym.models.deq import DEQKernel, _exact_positive, _inputs, deq_kernel
 from ncsym.symbolic.activations import activation
 
 __all__ = ["DEQNTK", "deq_ntk", "deq_empirical_ntk"]
@@ -100,7 +100,9 @@ def deq_empirical_ntk(act: Any, X: Any, width: int, n_networks: int, *, sigma_w2
     act = activation(act)
     width = check_integer(width, "width", minimum=2)
     n_networks = check_integer(n_networks, "n_networks", minimum=2)
-    data = np.asarray(X, dtype=float)
+    data = _inputs(X)
+    sigma_w2 = float(_exact_positive(sigma_w2, "sigma_w2", allow_zero=True))
+    sigma_u2 = float(_exact_positive(sigma_u2, "sigma_u2"))
     P, n_in = data.shape
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), width, 7])))
     W = rng.standard_normal((n_networks, width, width)) * math.sqrt(sigma_w2 / width)

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ncsym.core.errors import DomainError, check_integer
+from ncsym.core.limits import MAX_DEPTH, check_limit
 from ncsym.core.numbers import real_float
 from ncsym.models.sde import C_MINUS, C_PLUS, NeuralCovarianceSDE, shaped_relu_sde
 from ncsym.models.sde_simulation import _initial, finite_width_sde, simulate_sde
@@ -254,7 +255,7 @@ def crosscheck_row(n: int, depth: int, c_plus: float, c_minus: float, rho0: floa
     from ncsym.sampler import root_seed
 
     # every argument is checked before the symbolic derivation and the sampling start
-    depth, n = check_integer(depth, "depth"), check_integer(n, "n")
+    depth, n = check_limit(check_integer(depth, "depth"), "depth", MAX_DEPTH), check_integer(n, "n")
     c_plus, c_minus = shaping(c_plus, c_minus)
     rho0 = _initial(rho0, None)[0]
     n_networks, n_paths = check_integer(n_networks, "n_networks"), check_integer(n_paths, "n_paths")

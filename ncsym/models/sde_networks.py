@@ -20,6 +20,7 @@ import numpy as np
 
 from ncsym.symbolic.activations import exact_number
 from ncsym.core.errors import check_integer
+from ncsym.core.limits import MAX_DEPTH, check_limit
 from ncsym.core.numbers import real_float
 from ncsym.models.sde import smooth_shaped
 from ncsym.models.sde_simulation import _initial
@@ -68,7 +69,7 @@ def sample_shaped_relu_networks(c_plus: float, c_minus: float, n: int, depth: in
     >>> s.rho.shape, s.log_norms.shape, s.T
     ((64,), (64, 2), 0.5)
     """
-    n, depth = check_integer(n, "n"), check_integer(depth, "depth")
+    n, depth = check_integer(n, "n"), check_limit(check_integer(depth, "depth"), "depth", MAX_DEPTH)
     n_networks = check_integer(n_networks, "n_networks")
     rho0, ly1, ly2 = _initial(rho0, v0)
     c_plus, c_minus = shaping(c_plus, c_minus)
@@ -122,7 +123,8 @@ def sample_smooth_shaped_networks(phi: Any, a: float, n: int, depth: int, rho0: 
     ((32,), 0.5)
     """
     shaped = smooth_shaped(phi, exact_number(a), check_integer(n, "n"))
-    depth, n_networks = check_integer(depth, "depth"), check_integer(n_networks, "n_networks")
+    depth = check_limit(check_integer(depth, "depth"), "depth", MAX_DEPTH)
+    n_networks = check_integer(n_networks, "n_networks")
     rho0, ly1, ly2 = _initial(rho0, v0)
     function = shaped.numpy()
     nodes, weights = np.polynomial.hermite_e.hermegauss(200)

@@ -194,6 +194,8 @@ def as_inputs(spec: MLPSpec, inputs: Any) -> np.ndarray:
     >>> as_inputs(MLPSpec(2, 4, activation=np.tanh, depth=1), [1.0, 0.0]).shape
     (1, 2)
     """
+    if not isinstance(spec, MLPSpec):
+        raise DomainError(f"spec must be an MLPSpec, got {type(spec).__name__} {str(spec)[:40]!r}")
     try:
         array = np.asarray(inputs, dtype=np.float64)
     except (TypeError, ValueError):
