@@ -4,8 +4,10 @@ The tree follows the data flow, each layer importing only those before it:
 
     core (errors, Result) -> symbolic (Activation, zoo, parser) -> gaussian (expectations)
       -> hermite_series (coefficients) -> kernels (dual kernels) -> depth (maps, theorems)
+      -> width_corrections (the 1/width theory)
     sampler (numpy only, apart) -> checks (theory against samples) -> models (the papers)
-      -> outputs (report, cli; the library never imports them)
+      -> interop, parallel (scikit-learn, code generation, Dask)
+      -> outputs (report, cli, plots; the library never imports them)
 
 This module is the public namespace: everything in ``__all__`` is the API, and
 ``from ncsym import *`` brings in exactly that (it shadows no Python builtin: the zoo's
