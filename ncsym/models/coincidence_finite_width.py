@@ -37,7 +37,7 @@ from ncsym.core.errors import DomainError, check_integer
 from ncsym.core.limits import MAX_DEPTH, check_limit
 from ncsym.core.results import Result
 from ncsym.models.coincidence_statistics import MAX_N
-from ncsym.width_corrections.multi_input import finite_width_kernels
+from ncsym.width_corrections.multi_input import correlation_derivatives, finite_width_kernels
 
 __all__ = ["FiniteWidthDispersion", "finite_width_dispersion", "finite_width_dispersions",
            "DispersionComparison", "compare_dispersion"]
@@ -117,19 +117,6 @@ def _orthant_power(r: float, n: int) -> tuple[float, float, float]:
     return p**n, f1, f2
 
 
-def _correlation_derivatives(aa: float, ab: float, bb: float) -> tuple[float, np.ndarray, np.ndarray]:
-    """R = G_ab / sqrt(G_aa G_bb) at (aa, ab, bb), its gradient and Hessian in (G_aa, G_ab, G_bb)."""
-    s = math.sqrt(aa * bb)
-    r = ab / s
-    grad = np.array([-r / (2 * aa), 1 / s, -r / (2 * bb)])
-    hess = np.array([
-        [3 * r / (4 * aa * aa), -1 / (2 * aa * s), r / (4 * aa * bb)],
-        [-1 / (2 * aa * s), 0.0, -1 / (2 * bb * s)],
-        [r / (4 * aa * bb), -1 / (2 * bb * s), 3 * r / (4 * bb * bb)],
-    ])
-    return r, grad, hess
-
-
 @lru_cache(maxsize=64)
 def _pair_kernels(act: Any, n: int, h: int, layers: int, sigma_w2: float):
     """The 1/n theory of the pair (x, x') at Hamming distance h, layers 1..layers (cached for sweeps)."""
@@ -144,7 +131,7 @@ def _pair_term(kernels, layer: int, n: int) -> tuple[float, float, float, float]
     g = np.array([K[a, b] for a, b in index])
     shift = np.array([K1[a, b] for a, b in index])
     cov = np.array([[V[a + b] for b in index] for a in index])
-    r, grad, hess = _correlation_derivatives(*g)
+    r, grad, hess = correlation_derivatives(*g)
     four_n = 4.0**n
     ratio = max(V[0, 0, 0, 0] / K[0, 0] ** 2, V[1, 1, 1, 1] / K[1, 1] ** 2)
     if abs(r) > 1 - _PARALLEL or not (np.isfinite(shift).all() and np.isfinite(cov).all()):

@@ -371,6 +371,24 @@ def _hermite_grid(dim: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return grid, weight
 
 
+def correlation_derivatives(aa: float, ab: float, bb: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """R = G_ab / sqrt(G_aa G_bb) at (aa, ab, bb), its gradient and Hessian in (G_aa, G_ab, G_bb).
+
+    >>> r, grad, hess = correlation_derivatives(1.0, 0.5, 1.0)
+    >>> r, grad.tolist()
+    (0.5, [-0.25, 1.0, -0.25])
+    """
+    s = math.sqrt(aa * bb)
+    r = ab / s
+    grad = np.array([-r / (2 * aa), 1 / s, -r / (2 * bb)])
+    hess = np.array([
+        [3 * r / (4 * aa * aa), -1 / (2 * aa * s), r / (4 * aa * bb)],
+        [-1 / (2 * aa * s), 0.0, -1 / (2 * bb * s)],
+        [r / (4 * aa * bb), -1 / (2 * bb * s), 3 * r / (4 * bb * bb)],
+    ])
+    return r, grad, hess
+
+
 def _correlation_bias(g: np.ndarray, delta: np.ndarray, cov: np.ndarray, n: float) -> float:
     """O(1/n) bias of the sample correlation of rows drawn from N(0, G), E[G] = g + delta, Cov[G] = cov."""
     aa, ab, bb = g
@@ -381,11 +399,5 @@ def _correlation_bias(g: np.ndarray, delta: np.ndarray, cov: np.ndarray, n: floa
         [2 * aa * ab, aa * bb + ab * ab, 2 * ab * bb],
         [2 * ab * ab, 2 * ab * bb, 2 * bb * bb],
     ]) / n
-    s = math.sqrt(aa * bb)
-    grad = np.array([-0.5 * ab / (aa * s), 1 / s, -0.5 * ab / (bb * s)])
-    hess = np.array([
-        [0.75 * ab / (aa * aa * s), -0.5 / (aa * s), 0.25 * ab / (aa * bb * s)],
-        [-0.5 / (aa * s), 0.0, -0.5 / (bb * s)],
-        [0.25 * ab / (aa * bb * s), -0.5 / (bb * s), 0.75 * ab / (bb * bb * s)],
-    ])
+    _, grad, hess = correlation_derivatives(aa, ab, bb)
     return float(grad @ delta + 0.5 * np.sum(hess * (cov + wishart)))
